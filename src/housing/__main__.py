@@ -1,0 +1,3 @@
+from housing.cli import main
+
+main()

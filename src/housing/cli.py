@@ -1,0 +1,154 @@
+"""The `housing` command: data, the pipeline's stages, and the registry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from housing.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+data_app = typer.Typer(no_args_is_help=True, help="Get and check the raw data set.")
+app.add_typer(data_app, name="data")
+
+RAW = Path("data/raw/housing.csv")
+PARAMS = Path("params.yaml")
+PathOpt = Annotated[Path, typer.Option()]
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@data_app.command("fetch")
+def data_fetch(dest: PathOpt = RAW) -> None:
+    """Download the raw CSV from HOUSING_DATA_URL, verify its sha256, write it atomically."""
+    from housing.data.fetch import FetchError, fetch
+
+    settings = get_settings()
+    try:
+        fetch(settings.data_url, dest, settings.data_sha256)
+    except FetchError as exc:
+        fail(str(exc))
+    typer.echo(f"{dest}: sha256 {settings.data_sha256} verified")
+
+
+@data_app.command("validate")
+def data_validate(path: Annotated[Path, typer.Argument()] = RAW) -> None:
+    """Check a CSV against the feature contract."""
+    from housing.data.validate import DataValidationError, read_raw
+
+    try:
+        frame = read_raw(path)
+    except (DataValidationError, FileNotFoundError) as exc:
+        fail(f"{path}: {exc}")
+    typer.echo(f"{path}: {len(frame)} rows, valid")
+
+
+@app.command()
+def prepare(raw: PathOpt = RAW, out_dir: PathOpt = Path("data/prepared"), params: PathOpt = PARAMS):
+    """Stage prepare: validate the raw data and split it 80/20, stratified on income."""
+    from housing.stages import prepare as stage
+
+    n_train, n_test = _guard(lambda: stage.run(raw, out_dir, params))
+    typer.echo(f"prepared {n_train} train and {n_test} test rows in {out_dir}")
+
+
+@app.command()
+def train(
+    train_csv: PathOpt = Path("data/prepared/train.csv"),
+    out_dir: PathOpt = Path("models/trained"),
+    params: PathOpt = PARAMS,
+):
+    """Stage train: fit the pipeline (preprocessing and regressor) on the train split."""
+    from housing.stages import train as stage
+
+    info = _guard(lambda: stage.run(train_csv, out_dir, params))
+    typer.echo(f"trained on {info['train_rows']} rows in {info['fit_seconds']:.1f}s")
+
+
+@app.command()
+def evaluate(
+    model_dir: PathOpt = Path("models/trained"),
+    test_csv: PathOpt = Path("data/prepared/test.csv"),
+    metrics: PathOpt = Path("metrics/test.json"),
+):
+    """Stage evaluate: RMSE, MAE, MSE and R² on the test split."""
+    from housing.stages import evaluate as stage
+
+    result = _guard(lambda: stage.run(model_dir, test_csv, metrics))
+    typer.echo(
+        f"test RMSE {result['rmse']:,.0f}  MAE {result['mae']:,.0f}  R² {result['r2']:.3f}"
+    )
+
+
+@app.command()
+def register(
+    raw: PathOpt = RAW,
+    model_dir: PathOpt = Path("models/trained"),
+    train_csv: PathOpt = Path("data/prepared/train.csv"),
+    test_csv: PathOpt = Path("data/prepared/test.csv"),
+    metrics: PathOpt = Path("metrics/test.json"),
+    params: PathOpt = PARAMS,
+    out: PathOpt = Path("models/registration.json"),
+):
+    """Stage register: log the run to MLflow, register the model, apply the promotion gate."""
+    from housing.stages import register as stage
+
+    settings = get_settings()
+    result = _guard(
+        lambda: stage.run(settings, raw, model_dir, train_csv, test_csv, metrics, params, out)
+    )
+    verdict = "now champion" if result["promoted"] else "not promoted"
+    typer.echo(
+        f"registered {result['name']} v{result['version']} ({verdict}: {result['reason']}); "
+        f"champion is v{result['champion_version']}"
+    )
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Model version to make champion")],
+    reason: Annotated[str, typer.Option(help="Why, recorded on the version")],
+):
+    """Move the champion alias by hand, with a reason that is recorded."""
+    from mlflow import MlflowClient
+
+    from housing.tracking.registry import promote_by_hand
+    from housing.tracking.server import ensure_reachable
+
+    settings = get_settings()
+    if not reason.strip():
+        fail("--reason must say why")
+
+    def move():
+        ensure_reachable(settings.tracking_uri, settings.connect_timeout_s)
+        client = MlflowClient(tracking_uri=settings.tracking_uri)
+        return promote_by_hand(client, settings.model_name, version, reason)
+
+    previous = _guard(move)
+    typer.echo(f"{settings.model_name}: champion v{previous or '-'} -> v{version} ({reason})")
+
+
+def _guard(action):
+    """Run a stage; turn any failure into one readable line and exit code 1."""
+    try:
+        return action()
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
+        kind = type(exc).__name__
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+        fail(f"{kind}: {message}" if kind not in message else message)
+
+
+def main() -> None:
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Getting, checking and splitting the raw data set."""

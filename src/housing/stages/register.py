@@ -1,0 +1,74 @@
+"""Stage `register`: log the run to MLflow, register the model, apply the promotion gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from housing.data.validate import read_raw
+from housing.model.pipeline import TRUSTED_TYPES, split_xy
+from housing.settings import TrainingSettings
+from housing.stages.evaluate import score
+from housing.stages.io import load_params, write_json
+from housing.stages.train import INFO_FILE, load_model
+from housing.tracking.lineage import lineage_tags
+from housing.tracking.registry import apply_gate
+from housing.tracking.server import ensure_reachable
+
+
+def run(
+    settings: TrainingSettings,
+    raw: Path,
+    model_dir: Path,
+    train_csv: Path,
+    test_csv: Path,
+    metrics_file: Path,
+    params_file: Path,
+    out: Path,
+) -> dict:
+    ensure_reachable(settings.tracking_uri, settings.connect_timeout_s)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(settings.experiment)
+    pipeline = load_model(model_dir)
+    metrics = json.loads(metrics_file.read_text())
+    train_info = json.loads((model_dir / INFO_FILE).read_text())
+    train_frame = read_raw(train_csv)
+    X_train, _ = split_xy(train_frame)
+    example = X_train.head(3)
+    tags = lineage_tags(raw, train_csv, test_csv)
+
+    with mlflow.start_run(tags=tags) as active:
+        mlflow.log_params({**_prefixed(params_file, "prepare"), **_prefixed(params_file, "train")})
+        mlflow.log_metrics({**metrics, "fit_seconds": train_info["fit_seconds"]})
+        mlflow.log_input(
+            mlflow.data.from_pandas(train_frame, source=str(raw), name="train"),
+            context="training",
+        )
+        logged = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            signature=infer_signature(example, pipeline.predict(example)),
+            input_example=example,
+            skops_trusted_types=TRUSTED_TYPES,
+        )
+        version = mlflow.register_model(logged.model_uri, settings.model_name)
+    client = MlflowClient()
+    decision = apply_gate(
+        client,
+        settings.model_name,
+        version.version,
+        metrics["rmse"],
+        tags["data.test_sha256"],
+        rescore_champion=lambda uri: score(mlflow.sklearn.load_model(uri), test_csv)["rmse"],
+    )
+    result = {**decision.as_dict(), "run_id": active.info.run_id}
+    write_json(out, result)
+    return result
+
+
+def _prefixed(params_file: Path, section: str) -> dict:
+    return {f"{section}.{k}": v for k, v in load_params(params_file, section).items()}

@@ -1,0 +1,1 @@
+"""MLflow: reaching the tracking server, logging runs, the registry and its promotion gate."""

@@ -1,0 +1,40 @@
+"""Where a model came from: the data's checksums and the code's commit."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from housing.data.fetch import sha256_of
+
+
+def dvc_md5(data_file: Path) -> str | None:
+    """The md5 DVC recorded for `data_file` in its `.dvc` file, if it is tracked."""
+    pointer = data_file.with_name(data_file.name + ".dvc")
+    if not pointer.is_file():
+        return None
+    outs = (yaml.safe_load(pointer.read_text()) or {}).get("outs") or [{}]
+    return outs[0].get("md5")
+
+
+def git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def lineage_tags(raw: Path, train_csv: Path, test_csv: Path) -> dict[str, str]:
+    tags = {
+        "data.raw_sha256": sha256_of(raw),
+        "data.train_sha256": sha256_of(train_csv),
+        "data.test_sha256": sha256_of(test_csv),
+        "data.raw_dvc_md5": dvc_md5(raw) or "untracked",
+        "git.commit": git_commit(Path.cwd()) or "none",
+    }
+    return tags
