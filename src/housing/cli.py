@@ -81,9 +81,7 @@ def evaluate(
     from housing.stages import evaluate as stage
 
     result = _guard(lambda: stage.run(model_dir, test_csv, metrics))
-    typer.echo(
-        f"test RMSE {result['rmse']:,.0f}  MAE {result['mae']:,.0f}  R² {result['r2']:.3f}"
-    )
+    typer.echo(f"test RMSE {result['rmse']:,.0f}  MAE {result['mae']:,.0f}  R² {result['r2']:.3f}")
 
 
 @app.command()

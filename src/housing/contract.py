@@ -7,7 +7,7 @@ image does not carry them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -90,7 +90,7 @@ def _request_kind(value: Any) -> str:
 
 
 PredictRequest = Annotated[
-    Union[Annotated[HousingRecord, Tag("record")], Annotated[RecordBatch, Tag("batch")]],
+    Annotated[HousingRecord, Tag("record")] | Annotated[RecordBatch, Tag("batch")],
     Discriminator(_request_kind),
 ]
 

@@ -65,8 +65,7 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     if unknown.any():
         seen = sorted(map(str, categories[unknown].unique()))[:5]
         problems.append(
-            f"{CATEGORICAL}: {int(unknown.sum())} row(s) outside {list(CATEGORIES)} "
-            f"(found {seen})"
+            f"{CATEGORICAL}: {int(unknown.sum())} row(s) outside {list(CATEGORIES)} (found {seen})"
         )
     if problems:
         raise DataValidationError(problems)

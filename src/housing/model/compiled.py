@@ -77,7 +77,9 @@ def _steps(pipeline: Pipeline):
         regressor = pipeline.named_steps["regressor"]
         numeric_pipe = preprocess.named_transformers_["numeric"]
         onehot = preprocess.named_transformers_["categorical"]
-        imputer, ratios, scaler = (numeric_pipe.named_steps[s] for s in ("impute", "ratios", "scale"))
+        imputer, ratios, scaler = (
+            numeric_pipe.named_steps[s] for s in ("impute", "ratios", "scale")
+        )
     except (AttributeError, KeyError, ValueError) as exc:
         raise NotCompilable(f"unexpected pipeline layout: {exc}") from exc
     expected = (
@@ -96,7 +98,9 @@ def _steps(pipeline: Pipeline):
 
 def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
     preprocess, regressor, imputer, scaler, onehot = _steps(pipeline)
-    columns = {name: list(cols) for name, _, cols in preprocess.transformers_ if name != "remainder"}
+    columns = {
+        name: list(cols) for name, _, cols in preprocess.transformers_ if name != "remainder"
+    }
     if columns.get("numeric") != list(NUMERIC) or columns.get("categorical") != [CATEGORICAL]:
         raise NotCompilable(f"unexpected column routing: {columns}")
     if regressor.loss != "squared_error" or regressor.is_categorical_ is not None:

@@ -60,7 +60,7 @@ def run(
     decision = apply_gate(
         client,
         settings.model_name,
-        version.version,
+        str(version.version),
         metrics["rmse"],
         tags["data.test_sha256"],
         rescore_champion=lambda uri: score(mlflow.sklearn.load_model(uri), test_csv)["rmse"],

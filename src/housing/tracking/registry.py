@@ -57,7 +57,11 @@ def apply_gate(
     champion_rmse = _champion_rmse(client, current, test_fingerprint, rescore_champion)
     if rmse < champion_rmse:
         return _promote(
-            client, name, version, rmse, champion_rmse,
+            client,
+            name,
+            version,
+            rmse,
+            champion_rmse,
             f"RMSE {rmse:,.0f} beats champion v{current.version}'s {champion_rmse:,.0f}",
         )
     reason = f"RMSE {rmse:,.0f} does not beat champion v{current.version}'s {champion_rmse:,.0f}"
@@ -87,7 +91,8 @@ def promote_by_hand(client: MlflowClient, name: str, version: str, reason: str) 
     who = getpass.getuser()
     client.set_model_version_tag(name, version, "gate", f"promoted by hand by {who}: {reason}")
     client.set_registered_model_tag(
-        name, "last_manual_promotion",
+        name,
+        "last_manual_promotion",
         f"v{previous.version if previous else '-'} -> v{version} by {who}: {reason}",
     )
     return previous.version if previous else None

@@ -1,0 +1,100 @@
+"""Training against a real tracking server: PostgreSQL store, artifacts on an S3 API."""
+
+from __future__ import annotations
+
+import time
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from housing.settings import TrainingSettings
+from housing.stages import evaluate, register
+from housing.tracking.registry import CHALLENGER, CHAMPION, version_by_alias
+from housing.tracking.server import TrackingUnavailable
+from tests.integration.conftest import retrain
+from tests.support.procs import free_port
+
+MODEL = "housing-price-it"
+
+
+def settings_for(uri: str) -> TrainingSettings:
+    return TrainingSettings(
+        MLFLOW_TRACKING_URI=uri,
+        HOUSING_MODEL_NAME=MODEL,
+        MLFLOW_EXPERIMENT_NAME="it",
+        HOUSING_TRACKING_TIMEOUT_S=2,
+    )
+
+
+def register_variant(server, work, model_dir, params_file):
+    metrics = evaluate.run(work / model_dir, work / "prepared/test.csv", work / f"{model_dir}.json")
+    result = register.run(
+        settings_for(server.url),
+        work / "housing.csv",
+        work / model_dir,
+        work / "prepared/train.csv",
+        work / "prepared/test.csv",
+        work / f"{model_dir}.json",
+        params_file,
+        work / f"{model_dir}-registration.json",
+    )
+    return metrics, result
+
+
+@pytest.fixture(scope="module")
+def first(mlflow_server, stage_inputs):
+    return register_variant(mlflow_server, stage_inputs, "trained", stage_inputs / "params.yaml")
+
+
+def test_first_model_becomes_champion_and_loads_from_the_server(mlflow_server, stage_inputs, first):
+    metrics, result = first
+    assert result["promoted"] and result["champion_version"] == result["version"]
+    mlflow.set_tracking_uri(mlflow_server.url)
+    model = mlflow.sklearn.load_model(f"models:/{MODEL}@{CHAMPION}")
+    score = evaluate.score(model, stage_inputs / "prepared/test.csv")
+    assert score["rmse"] == pytest.approx(metrics["rmse"], rel=1e-9)
+
+
+def test_run_has_metrics_params_lineage_and_model(mlflow_server, first):
+    _, result = first
+    run = MlflowClient(mlflow_server.url).get_run(result["run_id"])
+    assert {"rmse", "mae", "mse", "r2"} <= set(run.data.metrics)
+    assert run.data.params["train.max_iter"] == "600"
+    for tag in ("data.raw_sha256", "data.raw_dvc_md5", "data.test_sha256", "git.commit"):
+        assert run.data.tags[tag], tag
+    model_info = mlflow.models.get_model_info(f"models:/{MODEL}/{result['version']}")
+    assert model_info.signature is not None
+    assert [i.name for i in model_info.signature.inputs.inputs][-1] == "ocean_proximity"
+
+
+def test_worse_model_never_moves_champion(mlflow_server, stage_inputs, first):
+    params = retrain(stage_inputs, "worse", max_iter=20)
+    metrics, result = register_variant(mlflow_server, stage_inputs, "worse", params)
+    assert metrics["rmse"] > first[0]["rmse"]
+    assert not result["promoted"]
+    client = MlflowClient(mlflow_server.url)
+    assert version_by_alias(client, MODEL, CHAMPION).version == first[1]["version"]
+    assert version_by_alias(client, MODEL, CHALLENGER).version == result["version"]
+
+
+def test_better_model_takes_champion(mlflow_server, stage_inputs, first):
+    params = retrain(stage_inputs, "better", max_leaf_nodes=31, max_iter=1000)
+    metrics, result = register_variant(mlflow_server, stage_inputs, "better", params)
+    assert metrics["rmse"] < first[0]["rmse"]
+    assert result["promoted"]
+    client = MlflowClient(mlflow_server.url)
+    assert version_by_alias(client, MODEL, CHAMPION).version == result["version"]
+
+
+def test_unreachable_server_fails_fast_and_registers_nothing(mlflow_server, stage_inputs, first):
+    client = MlflowClient(mlflow_server.url)
+    before = len(client.search_model_versions(f"name='{MODEL}'"))
+    dead = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable, match="cannot reach the MLflow tracking server"):
+        register_variant(
+            type("S", (), {"url": dead}), stage_inputs, "trained", stage_inputs / "params.yaml"
+        )
+    assert time.monotonic() - started < 10
+    assert len(client.search_model_versions(f"name='{MODEL}'")) == before

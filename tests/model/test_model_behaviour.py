@@ -1,0 +1,62 @@
+"""Model tests: quality on the test split and behaviour a person would expect."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from housing.contract import CATEGORICAL, EXAMPLE_RECORD, NUMERIC
+from housing.model.compiled import NotCompilable, compile_pipeline
+from housing.model.pipeline import split_xy
+from housing.stages.evaluate import metrics
+
+
+@pytest.fixture(scope="module")
+def test_xy(split):
+    return split_xy(split[1])
+
+
+def test_rmse_meets_the_bar(fitted, test_xy):
+    X, y = test_xy
+    result = metrics(y, fitted.predict(X))
+    assert result["rmse"] <= 45_000, result
+    assert result["r2"] > 0.8
+
+
+def test_predictions_are_finite_and_positive(fitted, test_xy):
+    predictions = fitted.predict(test_xy[0])
+    assert np.isfinite(predictions).all() and (predictions > 0).all()
+
+
+def test_higher_income_raises_the_price(fitted):
+    incomes = [1.5, 3.0, 5.0, 8.0, 12.0]
+    frame = pd.DataFrame([{**EXAMPLE_RECORD, "median_income": m} for m in incomes])
+    predictions = fitted.predict(frame)
+    assert (np.diff(predictions) > 0).all(), predictions
+
+
+def test_missing_bedrooms_is_imputed(fitted):
+    frame = pd.DataFrame([{**EXAMPLE_RECORD, "total_bedrooms": np.nan}])
+    assert np.isfinite(fitted.predict(frame)).all()
+
+
+def test_unseen_category_does_not_break_the_model(fitted):
+    frame = pd.DataFrame([{**EXAMPLE_RECORD, CATEGORICAL: "SOMEWHERE NEW"}])
+    assert np.isfinite(fitted.predict(frame)).all()
+
+
+def test_compiled_form_equals_sklearn_on_every_test_row(fitted, test_xy):
+    X, _ = test_xy
+    X = X.copy()
+    X.loc[X.index[:50], "total_bedrooms"] = np.nan  # the imputer's path too
+    expected = fitted.predict(X)
+    compiled = compile_pipeline(fitted)
+    got = compiled.predict(X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist())
+    relative = np.abs(got - expected) / np.abs(expected)
+    assert relative.max() <= 1e-6, relative.max()
+
+
+def test_unknown_pipeline_is_not_compiled(fitted):
+    from sklearn.pipeline import Pipeline
+
+    with pytest.raises(NotCompilable):
+        compile_pipeline(Pipeline([("regressor", fitted.named_steps["regressor"])]))
