@@ -15,14 +15,16 @@ RATIOS: tuple[tuple[str, str, str], ...] = (
     ("bedrooms_per_room", "total_bedrooms", "total_rooms"),
     ("population_per_household", "population", "households"),
 )
+RATIO_LIMIT = 1e30
 RATIO_INDICES: tuple[tuple[int, int], ...] = tuple((_COL[n], _COL[d]) for _, n, d in RATIOS)
 
 
 class RatioFeatures(TransformerMixin, BaseEstimator):
     """Append the ratio columns to an imputed array laid out in `contract.NUMERIC` order.
 
-    A zero denominator (a district with no rooms) gives 0 rather than inf, so that the scaler and
-    the trees never see a non-finite value.
+    A zero denominator (a district with no rooms) gives 0 rather than inf, and ratios are clipped
+    to +-1e30, so that the scaler and the trees never see a non-finite value whatever finite input
+    a client sends (the data set's largest ratio is about 1,250).
     """
 
     def fit(self, X, y=None):  # noqa: N803 - scikit-learn's signature
@@ -43,5 +45,6 @@ def ratio_columns(X: np.ndarray) -> np.ndarray:
     for j, (num, den) in enumerate(RATIO_INDICES):
         denominator = X[:, den]
         safe = np.where(denominator == 0, 1.0, denominator)
-        out[:, j] = np.where(denominator == 0, 0.0, X[:, num] / safe)
-    return out
+        with np.errstate(over="ignore"):
+            out[:, j] = np.where(denominator == 0, 0.0, X[:, num] / safe)
+    return np.clip(out, -RATIO_LIMIT, RATIO_LIMIT, out=out)

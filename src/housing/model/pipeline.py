@@ -17,13 +17,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from housing.contract import CATEGORICAL, CATEGORIES, FEATURES, NUMERIC, TARGET
 from housing.model.features import RatioFeatures
 
-# skops refuses classes outside its default allow-list at load time: the project's own transformer
-# and the two scikit-learn/numpy internals a fitted HistGradientBoosting holds.
-TRUSTED_TYPES = [
-    "housing.model.features.RatioFeatures",
-    "numpy.dtype",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from housing.data.validate import read_raw
-from housing.model.pipeline import TRUSTED_TYPES, split_xy
+from housing.model.persist import TRUSTED_TYPES
+from housing.model.pipeline import split_xy
 from housing.settings import TrainingSettings
 from housing.stages.evaluate import score
 from housing.stages.io import load_params, write_json

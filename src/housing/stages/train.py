@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import skops.io as sio
-
 from housing.data.validate import read_raw
+from housing.model import persist
 from housing.model.pipeline import TrainParams, build_pipeline, fit, split_xy
 from housing.stages.io import atomic_path, load_params, write_json
 
@@ -22,17 +21,10 @@ def run(train_csv: Path, out_dir: Path, params_file: Path) -> dict:
     pipeline = fit(build_pipeline(params), X, y, params)
     info = {"fit_seconds": round(time.perf_counter() - started, 3), "train_rows": len(y)}
     with atomic_path(out_dir / MODEL_FILE) as tmp:
-        sio.dump(pipeline, tmp)
+        persist.save(pipeline, tmp)
     write_json(out_dir / INFO_FILE, info)
     return info
 
 
 def load_model(model_dir: Path):
-    from housing.model.pipeline import TRUSTED_TYPES
-
-    path = model_dir / MODEL_FILE
-    trusted = sio.get_untrusted_types(file=path)
-    unexpected = [t for t in trusted if t not in TRUSTED_TYPES]
-    if unexpected:
-        raise ValueError(f"{path} holds types this project does not trust: {unexpected}")
-    return sio.load(path, trusted=trusted)
+    return persist.load(model_dir / MODEL_FILE)

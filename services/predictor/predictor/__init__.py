@@ -1,0 +1,1 @@
+"""The predictor: serves the registry's champion over HTTP and swaps to a new one in place."""

@@ -1,0 +1,102 @@
+"""The predictor's HTTP API."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
+from starlette.concurrency import run_in_threadpool
+
+from housing.contract import PredictRequest, PredictResponse, records_of
+from housing.web import errors
+from housing.web.limits import BodySizeLimit
+from housing.web.metrics import MetricsMiddleware, RequestMetrics, metrics_response
+from predictor.manager import ModelManager
+from predictor.settings import PredictorSettings
+from predictor.store import ModelStore
+
+RETRY_AFTER_S = "5"
+ROUTES = frozenset({"/predict", "/health/live", "/health/ready", "/model", "/metrics"})
+
+
+def create_app(settings: PredictorSettings | None = None) -> FastAPI:
+    settings = settings or PredictorSettings()
+    registry = CollectorRegistry()
+    manager = ModelManager(ModelStore(settings), settings.poll_interval_s, registry)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        await manager.start()
+        yield
+        await manager.stop()
+
+    app = FastAPI(
+        title="housing predictor",
+        summary="Serves the registry's champion of the California housing price model.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.manager = manager
+    app.state.settings = settings
+    errors.install(app)
+
+    def not_ready() -> JSONResponse:
+        return errors.error_response(
+            503, "no model is loaded yet; try again shortly", {"Retry-After": RETRY_AFTER_S}
+        )
+
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        responses={422: {"description": "A field is invalid"}, 503: {"description": "No model"}},
+    )
+    async def predict(payload: Annotated[PredictRequest, Body()]) -> Response:
+        """One district, or `{"records": [...]}`: one price per record, in order."""
+        model = manager.current  # read once: this request finishes on this version
+        if model is None:
+            return not_ready()
+        records = records_of(payload)
+        if len(records) > settings.max_records:
+            message = f"at most {settings.max_records} records per request, got {len(records)}"
+            return errors.error_response(
+                422, f"records: {message}", detail=[{"field": "records", "message": message}]
+            )
+        if len(records) <= settings.compiled_max_rows:
+            predictions = model.predict(records)  # ~0.2 ms: cheaper inline than a thread hop
+        else:
+            predictions = await run_in_threadpool(model.predict, records)
+        body = {"predictions": predictions, "model": model.ref()}
+        return Response(json.dumps(body), media_type="application/json")
+
+    @app.get("/health/live")
+    async def live() -> dict:
+        return {"status": "alive"}
+
+    @app.get("/health/ready")
+    async def ready() -> Response:
+        model = manager.current
+        if model is None:
+            return not_ready()
+        return JSONResponse({"status": "ready", "model": model.ref()})
+
+    @app.get("/model")
+    async def model_info() -> Response:
+        model = manager.current
+        if model is None:
+            return not_ready()
+        return JSONResponse({**model.describe(), "refused_versions": manager.refused})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(_: Request) -> Response:
+        return metrics_response(registry)
+
+    app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry, "predictor"),
+                       routes=ROUTES)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

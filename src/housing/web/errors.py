@@ -1,0 +1,61 @@
+"""Error bodies a person can act on: `{"message": ..., "detail": [...]}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Discriminator tags of contract.PredictRequest; they are not fields, so not shown to clients.
+_TAGS = {"record", "batch"}
+
+
+def field_path(loc: tuple | list) -> str:
+    parts = [p for p in loc if p != "body" and p not in _TAGS]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def describe(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    detail = []
+    for err in errors:
+        loc = err.get("loc", ())
+        field = field_path(loc)
+        index = next((p for p in loc if isinstance(p, int)), None)
+        msg = err.get("msg", "invalid value")
+        if err.get("type") == "json_invalid":
+            field, msg = "body", f"invalid JSON: {err.get('ctx', {}).get('error', msg)}"
+        entry = {"field": field, "message": msg, "type": err.get("type")}
+        if index is not None:
+            entry["record"] = index
+        detail.append(entry)
+    return detail
+
+
+def error_response(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
+    return JSONResponse({"message": message, **extra}, status_code=status, headers=headers)
+
+
+def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    detail = describe(errors)
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in detail[:5])
+    if len(detail) > 5:
+        summary += f"; and {len(detail) - 5} more"
+    return error_response(422, summary, detail=detail)
+
+
+def install(app: FastAPI) -> None:
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_response(list(exc.errors()))
+
+    async def on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
