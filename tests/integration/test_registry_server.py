@@ -12,7 +12,7 @@ from housing.settings import TrainingSettings
 from housing.stages import evaluate, register
 from housing.tracking.registry import CHALLENGER, CHAMPION, version_by_alias
 from housing.tracking.server import TrackingUnavailable
-from tests.integration.conftest import retrain
+from tests.conftest import retrain
 from tests.support.procs import free_port
 
 MODEL = "housing-price-it"

@@ -96,7 +96,8 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
     async def metrics(_: Request) -> Response:
         return metrics_response(registry)
 
-    app.add_middleware(MetricsMiddleware, metrics=RequestMetrics(registry, "predictor"),
-                       routes=ROUTES)
+    app.add_middleware(
+        MetricsMiddleware, metrics=RequestMetrics(registry, "predictor"), routes=ROUTES
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

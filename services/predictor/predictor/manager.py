@@ -26,15 +26,22 @@ class ModelManager:
         self.refused: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
-        self.swaps = Counter("predictor_model_swaps_total", "Model versions swapped in",
-                             registry=registry)
-        self.load_failures = Counter("predictor_model_load_failures_total",
-                                     "Versions that failed to load or warm up", registry=registry)
-        self.poll_failures = Counter("predictor_registry_poll_failures_total",
-                                     "Alias lookups that failed (registry unreachable)",
-                                     registry=registry)
-        self.version_gauge = Gauge("predictor_model_version", "Version being served",
-                                   registry=registry)
+        self.swaps = Counter(
+            "predictor_model_swaps_total", "Model versions swapped in", registry=registry
+        )
+        self.load_failures = Counter(
+            "predictor_model_load_failures_total",
+            "Versions that failed to load or warm up",
+            registry=registry,
+        )
+        self.poll_failures = Counter(
+            "predictor_registry_poll_failures_total",
+            "Alias lookups that failed (registry unreachable)",
+            registry=registry,
+        )
+        self.version_gauge = Gauge(
+            "predictor_model_version", "Version being served", registry=registry
+        )
 
     async def start(self) -> None:
         cached = self.store.last_seen()
@@ -73,8 +80,7 @@ class ModelManager:
             try:
                 folder = await asyncio.to_thread(self.store.download, info)
             except Exception as exc:  # noqa: BLE001 - transient: try again next poll
-                log.warning("cannot download v%s (%s); will retry", info.version,
-                            _first_line(exc))
+                log.warning("cannot download v%s (%s); will retry", info.version, _first_line(exc))
                 return
             started = time.perf_counter()
             try:
@@ -87,8 +93,12 @@ class ModelManager:
             self.store.remember(info.version)
             previous = self.current.version if self.current else None
             self._swap(model)
-            log.info("serving v%s (was v%s), loaded in %.2fs", info.version, previous,
-                     time.perf_counter() - started)
+            log.info(
+                "serving v%s (was v%s), loaded in %.2fs",
+                info.version,
+                previous,
+                time.perf_counter() - started,
+            )
 
     def _swap(self, model: ServedModel) -> None:
         self.current = model

@@ -37,8 +37,9 @@ class ServedModel:
             compiled = compile_pipeline(pipeline)
         except NotCompilable:
             compiled = None  # still served, through scikit-learn only
-        model = cls(pipeline=pipeline, compiled=compiled, compiled_max_rows=compiled_max_rows,
-                    **meta)
+        model = cls(
+            pipeline=pipeline, compiled=compiled, compiled_max_rows=compiled_max_rows, **meta
+        )
         model.warm_up()
         return model
 
@@ -88,4 +89,3 @@ class ServedModel:
 
     def ref(self) -> dict[str, str]:
         return {"name": self.name, "version": self.version, "alias": self.alias}
-

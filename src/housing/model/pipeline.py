@@ -18,7 +18,6 @@ from housing.contract import CATEGORICAL, CATEGORIES, FEATURES, NUMERIC, TARGET
 from housing.model.features import RatioFeatures
 
 
-
 @dataclass(frozen=True)
 class TrainParams:
     seed: int = 42

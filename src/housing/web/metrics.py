@@ -5,19 +5,28 @@ from __future__ import annotations
 import time
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 
 class RequestMetrics:
     def __init__(self, registry: CollectorRegistry, prefix: str):
         self.requests = Counter(
-            f"{prefix}_requests_total", "HTTP requests by route and status",
-            ["route", "status"], registry=registry,
+            f"{prefix}_requests_total",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=registry,
         )
         self.latency = Histogram(
-            f"{prefix}_request_seconds", "HTTP request latency by route and status",
-            ["route", "status"], registry=registry,
+            f"{prefix}_request_seconds",
+            "HTTP request latency by route and status",
+            ["route", "status"],
+            registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 

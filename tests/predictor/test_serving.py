@@ -1,0 +1,168 @@
+"""The predictor serves the champion, agrees with the pipeline, swaps without a failed request."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+
+from housing.contract import EXAMPLE_RECORD, FEATURES
+from tests.predictor.conftest import MODEL
+from tests.support.apps import predictor_env, service
+from tests.support.procs import free_port
+
+
+def test_serves_the_champion(predictor, registered):
+    client = predictor["client"]
+    assert client.get("/health/live").status_code == 200
+    ready = client.get("/health/ready").json()
+    assert ready["model"]["version"] == registered["first"]
+    info = client.get("/model").json()
+    assert info["name"] == MODEL and info["alias"] == "champion"
+    assert info["metrics"]["rmse"] > 0 and info["run_id"] and info["fast_path"]
+
+
+def test_predictions_equal_the_registered_pipeline(predictor, registered):
+    test = pd.read_csv(registered["work"] / "prepared/test.csv").head(45)
+    records = test[list(FEATURES)].replace({np.nan: None}).to_dict(orient="records")
+    mlflow.set_tracking_uri(registered["server"].url)
+    expected = mlflow.sklearn.load_model(f"models:/{MODEL}/{registered['first']}").predict(
+        test[list(FEATURES)]
+    )
+    client = predictor["client"]
+    batch = client.post("/predict", json={"records": records}).json()["predictions"]
+    singles = [client.post("/predict", json=r).json()["predictions"][0] for r in records[:5]]
+    np.testing.assert_allclose(batch, expected, rtol=1e-9)
+    np.testing.assert_allclose(singles, expected[:5], rtol=1e-6)
+
+
+def test_metrics_are_exposed(predictor):
+    predictor["client"].post("/predict", json=EXAMPLE_RECORD)
+    text = predictor["client"].get("/metrics").text
+    assert 'predictor_requests_total{route="/predict",status="200"}' in text
+    assert "predictor_model_version" in text and "predictor_model_swaps_total" in text
+
+
+def test_openapi_documents_predict_with_an_example(predictor):
+    spec = predictor["client"].get("/openapi.json").json()
+    assert "/predict" in spec["paths"]
+    assert "HousingRecord" in spec["components"]["schemas"]
+
+
+class Load:
+    """A client sending predictions continuously from a thread, counting what fails."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.versions: list[tuple[float, str]] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while not self._stop.is_set():
+                try:
+                    response = client.post("/predict", json=EXAMPLE_RECORD)
+                    if response.status_code != 200:
+                        self.failures.append(f"{response.status_code} {response.text[:200]}")
+                    else:
+                        self.versions.append(
+                            (time.monotonic(), response.json()["model"]["version"])
+                        )
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def wait_for_version(client: httpx.Client, version: str, timeout_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if client.get("/model").json()["version"] == version:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"v{version} not served after {timeout_s}s")
+
+
+def test_alias_move_swaps_without_a_failed_request(predictor, registered):
+    registry = MlflowClient(registered["server"].url)
+    client = predictor["client"]
+    try:
+        with Load(predictor["url"]) as load:
+            time.sleep(0.5)
+            moved_at = time.monotonic()
+            registry.set_registered_model_alias(MODEL, "champion", registered["second"])
+            took = wait_for_version(client, registered["second"], timeout_s=20)
+            time.sleep(0.5)
+        assert load.failures == []
+        served = [v for _, v in load.versions]
+        assert served[0] == registered["first"] and served[-1] == registered["second"]
+        first_new = next(t for t, v in load.versions if v == registered["second"])
+        # Two poll intervals (1 s each) plus the load and warm-up of the new version.
+        assert first_new - moved_at < 2 * 1.0 + 3.0, (took, first_new - moved_at)
+        print(f"\nswap: {len(load.versions)} requests, 0 failed, new version after {took:.2f}s")
+    finally:
+        registry.set_registered_model_alias(MODEL, "champion", registered["first"])
+        wait_for_version(client, registered["first"], timeout_s=20)
+
+
+def test_broken_version_is_refused_and_the_old_one_keeps_serving(predictor, registered):
+    from sklearn.dummy import DummyRegressor
+    from sklearn.pipeline import Pipeline
+
+    mlflow.set_tracking_uri(registered["server"].url)
+    frame = pd.DataFrame([EXAMPLE_RECORD])
+    broken = Pipeline([("regressor", DummyRegressor(strategy="constant", constant=-1.0))])
+    broken.fit(frame[["median_income"]], [1.0])  # answers -1 for everything: a bad model
+    with mlflow.start_run(run_name="broken"):
+        info = mlflow.sklearn.log_model(broken, name="model", registered_model_name=MODEL)
+    version = str(info.registered_model_version)
+    registry = MlflowClient(registered["server"].url)
+    client = predictor["client"]
+    try:
+        with Load(predictor["url"]) as load:
+            registry.set_registered_model_alias(MODEL, "champion", version)
+            deadline = time.monotonic() + 20
+            while version not in client.get("/model").json()["refused_versions"]:
+                assert time.monotonic() < deadline, "broken version was not refused"
+                time.sleep(0.2)
+        assert load.failures == []
+        assert {v for _, v in load.versions} == {registered["first"]}
+        assert "predictor_model_load_failures_total 1.0" in client.get("/metrics").text
+    finally:
+        registry.set_registered_model_alias(MODEL, "champion", registered["first"])
+
+
+def test_restart_without_mlflow_serves_from_cache(predictor, registered, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"  # the tracking server is gone
+    env = predictor_env(dead, MODEL, predictor["cache"])
+    started = time.monotonic()
+    with service("predictor", env, tmp_path / "p.log", ready_path="/health/ready") as (url, _):
+        ready_in = time.monotonic() - started
+        response = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10)
+        assert response.status_code == 200
+        assert response.json()["model"]["version"] == registered["first"]
+        assert httpx.get(url + "/model").json()["source"] == "cache"
+    print(f"\nready from cache in {ready_in:.2f}s (process start included)")
+
+
+def test_before_any_model_is_loaded_503_with_retry_after(registered, tmp_path):
+    env = predictor_env(registered["server"].url, "no-such-model", tmp_path / "cache")
+    with service("predictor", env, tmp_path / "p.log") as (url, _):
+        response = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10)
+        assert response.status_code == 503 and response.headers["retry-after"]
+        assert "no model" in response.json()["message"]
+        assert httpx.get(url + "/health/ready").status_code == 503
+        assert httpx.get(url + "/health/live").status_code == 200
