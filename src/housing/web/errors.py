@@ -30,6 +30,8 @@ def describe(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         msg = err.get("msg", "invalid value")
         if err.get("type") == "json_invalid":
             field, msg = "body", f"invalid JSON: {err.get('ctx', {}).get('error', msg)}"
+        elif field == "body" and err.get("type") in ("model_attributes_type", "dict_type"):
+            msg = "expected a JSON object (send Content-Type: application/json)"
         entry = {"field": field, "message": msg, "type": err.get("type")}
         if index is not None:
             entry["record"] = index

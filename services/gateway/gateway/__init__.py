@@ -1,0 +1,1 @@
+"""The gateway: the one public entry. Auth, limits, spreading and failover across predictors."""

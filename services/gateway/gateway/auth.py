@@ -1,0 +1,68 @@
+"""API keys and per-key rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+
+
+class AuthError(Exception):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+
+
+class ApiKeys:
+    def __init__(self, keys: list[str]):
+        # Keys are compared as SHA-256 digests: equal length, and the plain keys are not kept.
+        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+
+    def identify(self, request: Request) -> str:
+        """The caller's key id (a digest prefix, safe to log and label), or AuthError."""
+        presented = request.headers.get("x-api-key")
+        if presented is None:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            presented = token.strip() if scheme.lower() == "bearer" else None
+        if not presented:
+            raise AuthError("missing API key: send it in X-API-Key or Authorization: Bearer")
+        digest = hashlib.sha256(presented.encode()).digest()
+        match = False
+        for known in self._digests:  # no early exit: the time taken says nothing about the key
+            match |= hmac.compare_digest(digest, known)
+        if not match:
+            raise AuthError("invalid API key")
+        return digest.hex()[:12]
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """A token bucket per key: `rate` requests a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate_per_s: float, burst: int):
+        self.rate = rate_per_s
+        self.burst = burst
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, key: str) -> None:
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens < 1.0:
+            raise RateLimited(max(1, math.ceil((1.0 - bucket.tokens) / self.rate)))
+        bucket.tokens -= 1.0

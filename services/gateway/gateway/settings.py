@@ -1,0 +1,83 @@
+"""The gateway's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from housing.contract import DEFAULT_MAX_RECORDS
+
+PLACEHOLDERS = {"changethis", "changeme", "secret", "password", "apikey"}
+
+
+def _split(value) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value or [])
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    predictor_urls: Annotated[list[str], NoDecode] = Field(
+        ["http://127.0.0.1:8001"], validation_alias="PREDICTOR_URLS"
+    )
+    # Secrets: no default. Comma-separated keys, or a file with one key per line.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field([], validation_alias="GATEWAY_API_KEYS")
+    api_keys_file: Path | None = Field(None, validation_alias="GATEWAY_API_KEYS_FILE")
+    auth_disabled: bool = Field(False, validation_alias="GATEWAY_AUTH_DISABLED")
+    rate_per_s: float = Field(100.0, gt=0, validation_alias="GATEWAY_RATE_PER_S")
+    burst: int = Field(200, gt=0, validation_alias="GATEWAY_RATE_BURST")
+    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    max_records: int = Field(DEFAULT_MAX_RECORDS, gt=0, validation_alias="GATEWAY_MAX_RECORDS")
+    upstream_timeout_s: float = Field(10.0, gt=0, validation_alias="GATEWAY_UPSTREAM_TIMEOUT_S")
+    connect_timeout_s: float = Field(0.5, gt=0, validation_alias="GATEWAY_CONNECT_TIMEOUT_S")
+    cooldown_s: float = Field(5.0, ge=0, validation_alias="GATEWAY_COOLDOWN_S")
+    health_interval_s: float = Field(1.0, gt=0, validation_alias="GATEWAY_HEALTH_INTERVAL_S")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        [], validation_alias="GATEWAY_CORS_ORIGINS"
+    )
+    host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
+    port: int = Field(8000, validation_alias="GATEWAY_PORT")
+
+    @field_validator("predictor_urls", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value):
+        return _split(value)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys(cls, value):
+        return _split(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+    @field_validator("predictor_urls")
+    @classmethod
+    def _at_least_one(cls, urls: list[str]) -> list[str]:
+        if not urls:
+            raise ValueError("PREDICTOR_URLS must name at least one predictor")
+        return [url.rstrip("/") for url in urls]
+
+    @model_validator(mode="after")
+    def _keys_or_explicitly_open(self) -> GatewaySettings:
+        if self.auth_disabled:
+            return self
+        keys = self.keys()
+        if not keys:
+            raise ValueError(
+                "no API key configured: set GATEWAY_API_KEYS or GATEWAY_API_KEYS_FILE "
+                "(or GATEWAY_AUTH_DISABLED=true to run without auth)"
+            )
+        weak = [k for k in keys if k.lower() in PLACEHOLDERS or len(k) < 16]
+        if weak:
+            raise ValueError("API keys must be at least 16 characters and not a placeholder")
+        return self
+
+    def keys(self) -> list[str]:
+        keys = [k.get_secret_value() for k in self.api_keys]
+        if self.api_keys_file is not None:
+            lines = self.api_keys_file.read_text().splitlines()
+            keys += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return keys
