@@ -12,7 +12,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from housing.contract import EXAMPLE_RECORD, FEATURES
-from tests.predictor.conftest import MODEL
+from tests.conftest import PREDICTOR_MODEL as MODEL
 from tests.support.apps import predictor_env, service
 from tests.support.procs import free_port
 

@@ -140,9 +140,9 @@ class Upstreams:
         replica.ready = ready
 
     async def _probe_forever(self) -> None:
-        while True:
-            await self.probe_all()
+        while True:  # the first probe runs before the app serves (see app.lifespan)
             await asyncio.sleep(self.health_interval_s)
+            await self.probe_all()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._probe_forever())

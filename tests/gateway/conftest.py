@@ -1,0 +1,73 @@
+"""In-process gateway fixtures: the real app, its lifespan, and fake predictors on MockTransport."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.settings import GatewaySettings
+
+KEY = "k-test-0123456789abcdef"
+PREDICTION = {
+    "predictions": [123456.0],
+    "model": {"name": "m", "version": "7", "alias": "champion"},
+}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def settings(**overrides) -> GatewaySettings:
+    values = {
+        "GATEWAY_API_KEYS": KEY,
+        "PREDICTOR_URLS": "http://a:8001",
+        "GATEWAY_COOLDOWN_S": 30,
+        "GATEWAY_HEALTH_INTERVAL_S": 60,
+        **overrides,
+    }
+    return GatewaySettings(**{k: str(v) for k, v in values.items()})
+
+
+class FakePredictors:
+    """Behaviour per host: 'ok', 'refuse', 'slow', 'error', 'unready' or 'invalid'."""
+
+    def __init__(self, **behaviour: str):
+        self.behaviour = behaviour
+        self.calls: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        mode = self.behaviour.get(host, "ok")
+        if request.url.path == "/health/ready":
+            ready = mode not in ("refuse", "unready")
+            return httpx.Response(200 if ready else 503, json={})
+        self.calls.append(host)
+        if mode == "refuse":
+            raise httpx.ConnectError("connection refused", request=request)
+        if mode == "slow":
+            raise httpx.ReadTimeout("timed out", request=request)
+        if mode == "error":
+            return httpx.Response(500, text="boom")
+        if mode == "unready":
+            return httpx.Response(503, json={"message": "no model"})
+        if mode == "invalid":
+            return httpx.Response(422, json={"message": "households: too small"})
+        return httpx.Response(200, json=PREDICTION)
+
+
+@asynccontextmanager
+async def gateway(fake: FakePredictors, **overrides):
+    app = create_app(settings(**overrides), transport=httpx.MockTransport(fake))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            yield client
+
+
+def auth() -> dict:
+    return {"X-API-Key": KEY}

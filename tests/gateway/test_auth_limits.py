@@ -1,0 +1,101 @@
+"""API keys, rate limits, body size and settings, in process."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import GatewaySettings
+from housing.contract import EXAMPLE_RECORD
+from tests.gateway.conftest import KEY, FakePredictors, auth, gateway, settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": ""},
+        {"X-API-Key": "wrong"},
+        {"X-API-Key": KEY[:-1]},
+        {"X-API-Key": KEY + "x"},
+        {"X-API-Key": KEY.upper()},
+        {"Authorization": f"Basic {KEY}"},
+        {"Authorization": "Bearer "},
+    ],
+    ids=["none", "empty", "wrong", "prefix", "suffix", "case", "basic", "empty-bearer"],
+)
+async def test_predict_refuses_missing_or_wrong_keys(headers):
+    fake = FakePredictors()
+    async with gateway(fake) as client:
+        response = await client.post("/predict", json=EXAMPLE_RECORD, headers=headers)
+        bad_body = await client.post("/predict", json={"junk": 1}, headers=headers)
+    assert response.status_code == 401 and bad_body.status_code == 401
+    assert KEY not in response.text and "Traceback" not in response.text
+    assert fake.calls == []
+
+
+async def test_bearer_key_is_accepted():
+    async with gateway(FakePredictors()) as client:
+        response = await client.post(
+            "/predict", json=EXAMPLE_RECORD, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert response.status_code == 200
+
+
+async def test_open_routes_need_no_key():
+    async with gateway(FakePredictors()) as client:
+        for path in ("/", "/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"):
+            assert (await client.get(path)).status_code == 200, path
+
+
+async def test_rate_limit_is_429_with_retry_after():
+    async with gateway(FakePredictors(), GATEWAY_RATE_PER_S=1, GATEWAY_RATE_BURST=3) as client:
+        codes = [
+            (await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())) for _ in range(5)
+        ]
+    assert [r.status_code for r in codes] == [200, 200, 200, 429, 429]
+    assert int(codes[-1].headers["retry-after"]) >= 1
+
+
+async def test_body_over_limit_is_413_before_parsing():
+    async with gateway(FakePredictors(), GATEWAY_MAX_BODY_BYTES=1000) as client:
+        body = json.dumps({"records": [EXAMPLE_RECORD] * 20})
+        response = await client.post(
+            "/predict", content=body, headers={**auth(), "content-type": "application/json"}
+        )
+    assert response.status_code == 413
+
+
+async def test_too_many_records_is_422():
+    async with gateway(FakePredictors(), GATEWAY_MAX_RECORDS=2) as client:
+        response = await client.post(
+            "/predict", json={"records": [EXAMPLE_RECORD] * 3}, headers=auth()
+        )
+    assert response.status_code == 422 and "records" in response.json()["message"]
+
+
+async def test_auth_disabled_only_explicitly_and_with_a_warning(caplog):
+    caplog.set_level(logging.WARNING, logger="gateway")
+    async with gateway(FakePredictors(), GATEWAY_AUTH_DISABLED="true") as client:
+        response = await client.post("/predict", json=EXAMPLE_RECORD)
+    assert response.status_code == 200
+    assert "GATEWAY_AUTH_DISABLED" in caplog.text
+
+
+def test_settings_refuse_no_keys_and_placeholders():
+    with pytest.raises(ValidationError, match="GATEWAY_API_KEYS"):
+        GatewaySettings(PREDICTOR_URLS="http://a")
+    with pytest.raises(ValidationError, match="placeholder"):
+        settings(GATEWAY_API_KEYS="changethis")
+
+
+def test_keys_file(tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("# one key per line\nfile-key-0123456789abcdef\n")
+    configured = GatewaySettings(GATEWAY_API_KEYS_FILE=str(keys))
+    assert configured.keys() == ["file-key-0123456789abcdef"]
