@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install data pipeline demo test lint diagram clean
+.PHONY: help install data pipeline demo test lint diagram clean bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,3 +39,6 @@ images/architecture.png: docs/architecture.dot
 
 clean:  ## remove pipeline outputs and the local MLflow store (not the raw data)
 	rm -rf data/prepared models metrics mlflow.db mlruns mlartifacts .dvc/cache
+
+bench: pipeline  ## predictor and gateway vs `mlflow models serve` (writes bench/results/bench.json)
+	python bench/run.py
