@@ -58,9 +58,13 @@ def wait_ready(url: str, timeout_s: float = 120) -> float:
 @contextmanager
 def server(cmd: list[str], env: dict, log: Path):
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *cmd], stdout=out,
-                                stderr=subprocess.STDOUT, env={**os.environ, **env},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, *cmd],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", **env},
+            start_new_session=True,
+        )
         try:
             yield proc
         finally:
@@ -93,13 +97,30 @@ def rss_mb(procs: list[psutil.Process]) -> float:
 
 def wrk(url: str, body: str, seconds: int, connections: int, headers: dict) -> dict:
     script = Path(tempfile.mkdtemp()) / "post.lua"
-    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}",
-             'wrk.headers["Content-Type"] = "application/json"']
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = {json.dumps(body)}",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     out = subprocess.run(
-        ["taskset", "-c", CLIENT_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-         "--latency", "-s", str(script), url], capture_output=True, text=True, check=True,
+        [
+            "taskset",
+            "-c",
+            CLIENT_CORE,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     total = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -117,8 +138,15 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def measure(name: str, pids: list[int], url: str, body: str, args, headers=None,
-            cpu_of: list[int] | None = None) -> dict:
+def measure(
+    name: str,
+    pids: list[int],
+    url: str,
+    body: str,
+    args,
+    headers=None,
+    cpu_of: list[int] | None = None,
+) -> dict:
     wrk(url, body, args.warmup, args.connections, headers or {})
     procs = [p for pid in pids for p in family(pid)]
     own = [p for pid in (cpu_of or pids) for p in family(pid)]
@@ -131,9 +159,12 @@ def measure(name: str, pids: list[int], url: str, body: str, args, headers=None,
         own_cpu_ms_per_request=round((own1 - own0) * 1000 / max(result["requests"], 1), 3),
         rss_mb=round(rss_mb(own), 1),
     )
-    print(f"  {name}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
-          f"p99 {result['p99_ms']:.2f} ms, {result['own_cpu_ms_per_request']:.3f} ms CPU/req, "
-          f"{result['rss_mb']:.0f} MB", flush=True)
+    print(
+        f"  {name}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
+        f"p99 {result['p99_ms']:.2f} ms, {result['own_cpu_ms_per_request']:.3f} ms CPU/req, "
+        f"{result['rss_mb']:.0f} MB",
+        flush=True,
+    )
     return result
 
 
@@ -141,8 +172,12 @@ def batch_seconds(url: str, body: str, repeats: int = 3, headers=None) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        response = httpx.post(url, content=body, timeout=300,
-                              headers={"content-type": "application/json", **(headers or {})})
+        response = httpx.post(
+            url,
+            content=body,
+            timeout=300,
+            headers={"content-type": "application/json", **(headers or {})},
+        )
         response.raise_for_status()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
@@ -167,28 +202,69 @@ def main() -> None:
     test = pd.read_csv(ROOT / "data/prepared/test.csv")
     rows = pd.concat([test] * 3)[list(FEATURES)].head(10_000)
     records = json.loads(rows.to_json(orient="records"))
-    print(f"champion: {name} v{champion}; server on core {SERVER_CORE}, wrk on core "
-          f"{CLIENT_CORE}, {args.connections} connections, {args.seconds}s after "
-          f"{args.warmup}s warm-up", flush=True)
+    print(
+        f"champion: {name} v{champion}; server on core {SERVER_CORE}, wrk on core "
+        f"{CLIENT_CORE}, {args.connections} connections, {args.seconds}s after "
+        f"{args.warmup}s warm-up",
+        flush=True,
+    )
     results: dict = {"champion": champion, "settings": vars(args) | {"out": str(args.out)}}
 
     # The anchor: mlflow models serve on the same champion version.
     port = free_port()
-    cmd = [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-           "-h", "127.0.0.1", "-p", str(port)]
+    cmd = [
+        str(BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     with server(cmd, {"MLFLOW_TRACKING_URI": tracking}, work / "mlflow.log") as proc:
         wait_ready(f"http://127.0.0.1:{port}/ping", timeout_s=180)
         url = f"http://127.0.0.1:{port}/invocations"
-        anchor = measure("mlflow models serve", [proc.pid], url,
-                         json.dumps({"dataframe_records": [EXAMPLE_RECORD]}), args)
+        anchor = measure(
+            "mlflow models serve",
+            [proc.pid],
+            url,
+            json.dumps({"dataframe_records": [EXAMPLE_RECORD]}),
+            args,
+        )
         anchor["batch_10k_s"] = batch_seconds(url, json.dumps({"dataframe_records": records}))
     results["mlflow"] = anchor
 
+    # The predictor talks to a tracking server, as in the stack and in `make demo`.
+    mlflow_port = free_port()
+    mlflow_cmd = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        tracking,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(mlflow_port),
+        "--workers",
+        "1",
+    ]
+    tracking_server = subprocess.Popen(
+        mlflow_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    wait_ready(f"http://127.0.0.1:{mlflow_port}/health")
     cache = work / "cache"
     port = free_port()
-    env = {"MLFLOW_TRACKING_URI": tracking, "HOUSING_MODEL_NAME": name,
-           "PREDICTOR_CACHE_DIR": str(cache), "PREDICTOR_PORT": str(port),
-           "PREDICTOR_POLL_INTERVAL_S": "3600"}
+    env = {
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+        "HOUSING_MODEL_NAME": name,
+        "PREDICTOR_CACHE_DIR": str(cache),
+        "PREDICTOR_PORT": str(port),
+        "PREDICTOR_POLL_INTERVAL_S": "3600",
+    }
     with server([sys.executable, "-m", "predictor"], env, work / "predictor.log") as proc:
         wait_ready(f"http://127.0.0.1:{port}/health/ready")
         url = f"http://127.0.0.1:{port}/predict"
@@ -204,27 +280,51 @@ def main() -> None:
         results["predictor"]["ready_from_cache_s"] = round(time.monotonic() - started, 2)
 
     port = free_port()
-    cmd = [str(BIN / "uvicorn"), "hello:app", "--app-dir", str(ROOT / "bench"), "--port",
-           str(port), "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    cmd = [
+        str(BIN / "uvicorn"),
+        "hello:app",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
     with server(cmd, {}, work / "hello.log") as proc:
         wait_ready(f"http://127.0.0.1:{port}/health/ready")
-        results["hello"] = measure("hello-world FastAPI", [proc.pid],
-                                   f"http://127.0.0.1:{port}/predict", single, args)
+        results["hello"] = measure(
+            "hello-world FastAPI", [proc.pid], f"http://127.0.0.1:{port}/predict", single, args
+        )
 
     p_port, g_port = free_port(), free_port()
     env["PREDICTOR_PORT"] = str(p_port)
-    gw_env = {"PREDICTOR_URLS": f"http://127.0.0.1:{p_port}", "GATEWAY_API_KEYS": KEY,
-              "GATEWAY_PORT": str(g_port), "GATEWAY_RATE_PER_S": "1000000",
-              "GATEWAY_RATE_BURST": "1000000"}
-    with server([sys.executable, "-m", "predictor"], env, work / "predictor2.log") as pred, \
-            server([sys.executable, "-m", "gateway"], gw_env, work / "gateway.log") as gw:
+    gw_env = {
+        "PREDICTOR_URLS": f"http://127.0.0.1:{p_port}",
+        "GATEWAY_API_KEYS": KEY,
+        "GATEWAY_PORT": str(g_port),
+        "GATEWAY_RATE_PER_S": "1000000",
+        "GATEWAY_RATE_BURST": "1000000",
+    }
+    with (
+        server([sys.executable, "-m", "predictor"], env, work / "predictor2.log") as pred,
+        server([sys.executable, "-m", "gateway"], gw_env, work / "gateway.log") as gw,
+    ):
         wait_ready(f"http://127.0.0.1:{p_port}/health/ready")
         wait_ready(f"http://127.0.0.1:{g_port}/health/ready")
         results["gateway"] = measure(
-            "gateway -> predictor", [gw.pid, pred.pid], f"http://127.0.0.1:{g_port}/predict",
-            single, args, headers={"X-API-Key": KEY}, cpu_of=[gw.pid],
+            "gateway -> predictor",
+            [gw.pid, pred.pid],
+            f"http://127.0.0.1:{g_port}/predict",
+            single,
+            args,
+            headers={"X-API-Key": KEY},
+            cpu_of=[gw.pid],
         )
 
+    os.killpg(tracking_server.pid, signal.SIGTERM)
     base = anchor["rps"]
     for key in ("predictor", "hello", "gateway"):
         results[key]["rps_vs_mlflow"] = round(results[key]["rps"] / base, 1)
@@ -243,16 +343,22 @@ def print_table(results: dict) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for key in ("mlflow", "predictor", "gateway", "hello"):
         r = results[key]
-        print(f"| {r['name']} | {r['rps']:.0f} | {r.get('rps_vs_mlflow', 1.0)} | "
-              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['own_cpu_ms_per_request']:.3f} | "
-              f"{r['rss_mb']:.0f} | {r['non_2xx']} |")
+        print(
+            f"| {r['name']} | {r['rps']:.0f} | {r.get('rps_vs_mlflow', 1.0)} | "
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['own_cpu_ms_per_request']:.3f} | "
+            f"{r['rss_mb']:.0f} | {r['non_2xx']} |"
+        )
     p, m = results["predictor"], results["mlflow"]
-    print(f"\n10,000-row batch: mlflow {m['batch_10k_s']:.2f}s, predictor {p['batch_10k_s']:.2f}s "
-          f"({p['batch_speedup_vs_mlflow']}× faster); predictor ready from cache in "
-          f"{p['ready_from_cache_s']}s")
+    print(
+        f"\n10,000-row batch: mlflow {m['batch_10k_s']:.2f}s, predictor {p['batch_10k_s']:.2f}s "
+        f"({p['batch_speedup_vs_mlflow']}× faster); predictor ready from cache in "
+        f"{p['ready_from_cache_s']}s"
+    )
     g = results["gateway"]
-    print(f"gateway: {g['rps_vs_mlflow']}× mlflow's throughput, its own CPU "
-          f"{g['own_cpu_ms_per_request']:.3f} ms/request (gateway and predictor share core 0)")
+    print(
+        f"gateway: {g['rps_vs_mlflow']}× mlflow's throughput, its own CPU "
+        f"{g['own_cpu_ms_per_request']:.3f} ms/request (gateway and predictor share core 0)"
+    )
 
 
 if __name__ == "__main__":

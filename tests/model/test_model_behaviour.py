@@ -50,9 +50,14 @@ def test_compiled_form_equals_sklearn_on_every_test_row(fitted, test_xy):
     X.loc[X.index[:50], "total_bedrooms"] = np.nan  # the imputer's path too
     expected = fitted.predict(X)
     compiled = compile_pipeline(fitted)
-    got = compiled.predict(X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist())
-    relative = np.abs(got - expected) / np.abs(expected)
-    assert relative.max() <= 1e-6, relative.max()
+    numeric, categories = X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist()
+    batch = compiled.predict(numeric, categories)  # the regressor's native batch predict
+    one_by_one = np.concatenate(  # the tree walk used for single-row requests
+        [compiled.predict(numeric[i : i + 1], categories[i : i + 1]) for i in range(len(X))]
+    )
+    for got in (batch, one_by_one):
+        relative = np.abs(got - expected) / np.abs(expected)
+        assert relative.max() <= 1e-6, relative.max()
 
 
 def test_unknown_pipeline_is_not_compiled(fitted):

@@ -69,8 +69,11 @@ def create_app(
     app.state.upstreams = upstreams
     errors.install(app)
 
-    def authorized(request: Request) -> str:
-        """Runs before the body is validated: a caller without a key learns nothing more."""
+    async def authorized(request: Request) -> str:
+        """Runs before the body is validated: a caller without a key learns nothing more.
+
+        async on purpose: FastAPI runs a plain `def` dependency in a worker thread.
+        """
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         trace = {"X-Request-ID": request_id}
         if keys is None:

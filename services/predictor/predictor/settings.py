@@ -21,9 +21,11 @@ class PredictorSettings(BaseSettings):
     cache_dir: Path = Field(Path(".cache/predictor"), validation_alias="PREDICTOR_CACHE_DIR")
     max_records: int = Field(DEFAULT_MAX_RECORDS, gt=0, validation_alias="PREDICTOR_MAX_RECORDS")
     max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, validation_alias="PREDICTOR_MAX_BODY_BYTES")
-    # Up to this many rows go through the compiled numpy path; larger batches through sklearn.
-    compiled_max_rows: int = Field(32, ge=0, validation_alias="PREDICTOR_COMPILED_MAX_ROWS")
+    # Requests up to this many rows are answered on the event loop (well under a millisecond);
+    # larger ones in a worker thread, so that they never hold up the small ones.
+    inline_max_rows: int = Field(32, ge=0, validation_alias="PREDICTOR_INLINE_MAX_ROWS")
     # MLflow calls (alias lookups, downloads) give up after this, so a dead server never stalls.
     mlflow_timeout_s: float = Field(10.0, gt=0, validation_alias="PREDICTOR_MLFLOW_TIMEOUT_S")
+    download_timeout_s: float = Field(300.0, gt=0, validation_alias="PREDICTOR_DOWNLOAD_TIMEOUT_S")
     host: str = Field("127.0.0.1", validation_alias="PREDICTOR_HOST")
     port: int = Field(8001, validation_alias="PREDICTOR_PORT")

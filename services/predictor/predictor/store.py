@@ -5,63 +5,59 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from housing.model import persist
+from predictor.registry_api import (
+    VersionInfo,
+    is_server,
+    resolve_over_rest,
+    resolve_with_client,
+)
 from predictor.served import ServedModel
 from predictor.settings import PredictorSettings
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    version: str
-    run_id: str | None
-    metrics: dict[str, float]
 
 
 class ModelStore:
     def __init__(self, settings: PredictorSettings):
         self.settings = settings
         self.root = settings.cache_dir / settings.model_name
-        # MLflow reads these per call: no retry storms, and a bounded wait on a dead server.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(settings.mlflow_timeout_s)))
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        self._client = None
-
-    @property
-    def client(self):
-        if self._client is None:
-            from mlflow import MlflowClient  # imported on first use: a cached start needs none
-
-            self._client = MlflowClient(tracking_uri=self.settings.tracking_uri)
-        return self._client
 
     def resolve(self) -> VersionInfo:
         """Which version the alias names now, with its run's metrics."""
-        mv = self.client.get_model_version_by_alias(self.settings.model_name, self.settings.alias)
-        metrics: dict[str, float] = {}
-        if mv.run_id:
-            metrics = dict(self.client.get_run(mv.run_id).data.metrics)
-        return VersionInfo(str(mv.version), mv.run_id, metrics)
+        s = self.settings
+        if is_server(s.tracking_uri):
+            return resolve_over_rest(s.tracking_uri, s.model_name, s.alias, s.mlflow_timeout_s)
+        return resolve_with_client(s.tracking_uri, s.model_name, s.alias)
 
     def download(self, info: VersionInfo) -> Path:
         """The version's folder in the cache; downloaded first if absent (atomically)."""
         target = self.root / info.version
         if (target / "meta.json").is_file():
             return target
-        import mlflow
-
         self.root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{info.version}.", dir=self.root))
         try:
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{self.settings.model_name}/{info.version}",
-                dst_path=str(staging / "model"),
-                tracking_uri=self.settings.tracking_uri,
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "predictor.fetch",
+                    self.settings.model_name,
+                    info.version,
+                    str(staging / "model"),
+                ],
+                env={**os.environ, **self._mlflow_env()},
+                capture_output=True,
+                text=True,
+                timeout=self.settings.download_timeout_s,
             )
+            if done.returncode != 0:
+                lines = done.stderr.strip().splitlines() or ["no message"]
+                raise RuntimeError(f"download of v{info.version} failed: {lines[-1]}")
             meta = {"version": info.version, "run_id": info.run_id, "metrics": info.metrics}
             (staging / "meta.json").write_text(json.dumps(meta))
             shutil.rmtree(target, ignore_errors=True)
@@ -70,12 +66,19 @@ class ModelStore:
             shutil.rmtree(staging, ignore_errors=True)
         return target
 
+    def _mlflow_env(self) -> dict[str, str]:
+        return {
+            "MLFLOW_TRACKING_URI": self.settings.tracking_uri,
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(self.settings.mlflow_timeout_s)),
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+
     def load(self, folder: Path, source: str) -> ServedModel:
         meta = json.loads((folder / "meta.json").read_text())
         pipeline = persist.load(persist.find_skops_file(folder / "model"))
         return ServedModel.build(
             pipeline,
-            self.settings.compiled_max_rows,
             name=self.settings.model_name,
             version=meta["version"],
             alias=self.settings.alias,

@@ -22,6 +22,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from housing.contract import CATEGORICAL, NUMERIC
 from housing.model.features import RatioFeatures, ratio_columns
 
+ROWS_WALKED_HERE = 12  # measured here: 16 rows cost the same either way (~2.6 ms)
+
 
 class NotCompilable(TypeError):
     """The pipeline has a shape this module does not know; serve it with scikit-learn."""
@@ -41,10 +43,17 @@ class CompiledPipeline:
     roots: np.ndarray  # index of each tree's root
     depth: int
     baseline: float
+    regressor: HistGradientBoostingRegressor  # its native (Cython) predict for large batches
 
     def predict(self, numeric: np.ndarray, categories: list[str]) -> np.ndarray:
-        """`numeric`: (n, 8) float64 in `contract.NUMERIC` order, NaN where unknown."""
+        """`numeric`: (n, 8) float64 in `contract.NUMERIC` order, NaN where unknown.
+
+        A few rows are walked through the trees here; more go to the regressor's own compiled
+        predict, which beats a Python loop per row but costs ~2.4 ms to set up.
+        """
         features = self.transform(numeric, categories)
+        if features.shape[0] > ROWS_WALKED_HERE:
+            return self.regressor.predict(features)
         out = np.empty(features.shape[0], dtype=np.float64)
         for row, x in enumerate(features):
             out[row] = self._predict_row(x)
@@ -130,4 +139,5 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
         roots=offsets.astype(np.intp),
         depth=int(nodes["depth"].max()),
         baseline=float(np.asarray(regressor._baseline_prediction).ravel()[0]),
+        regressor=regressor,
     )
