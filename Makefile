@@ -30,8 +30,8 @@ test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow 
 	pytest -q
 
 lint: install  ## ruff
-	ruff check src services tests
-	ruff format --check src services tests
+	ruff check src services tests bench
+	ruff format --check src services tests bench
 
 diagram: images/architecture.png  ## render the architecture diagram
 images/architecture.png: docs/architecture.dot

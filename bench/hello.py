@@ -1,4 +1,4 @@
-"""The HTTP floor for `make bench`: a FastAPI endpoint that reads the body and answers a constant."""
+"""The HTTP floor for `make bench`: reads the body, answers a constant."""
 
 from fastapi import FastAPI, Request
 

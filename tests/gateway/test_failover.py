@@ -97,3 +97,13 @@ async def test_invalid_body_is_refused_at_the_edge():
         )
     assert response.status_code == 422 and "households" in response.json()["message"]
     assert fake.calls == []  # never reached a predictor
+
+
+async def test_a_name_with_several_addresses_becomes_several_replicas():
+    fake = FakePredictors()
+    async with gateway(
+        fake, PREDICTOR_URLS="http://localhost:8001", GATEWAY_RESOLVE_REPLICAS="true"
+    ) as client:
+        replicas = client._transport.app.state.upstreams.replicas
+        urls = {r.url for r in replicas}
+    assert "http://127.0.0.1:8001" in urls and all("localhost" not in u for u in urls)

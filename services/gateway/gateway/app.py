@@ -45,7 +45,12 @@ def create_app(
         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
     )
     upstreams = Upstreams(
-        settings.predictor_urls, client, settings.cooldown_s, settings.health_interval_s, registry
+        settings.predictor_urls,
+        client,
+        settings.cooldown_s,
+        settings.health_interval_s,
+        registry,
+        resolve_replicas=settings.resolve_replicas,
     )
 
     @asynccontextmanager

@@ -37,6 +37,8 @@ class GatewaySettings(BaseSettings):
     connect_timeout_s: float = Field(0.5, gt=0, validation_alias="GATEWAY_CONNECT_TIMEOUT_S")
     cooldown_s: float = Field(5.0, ge=0, validation_alias="GATEWAY_COOLDOWN_S")
     health_interval_s: float = Field(1.0, gt=0, validation_alias="GATEWAY_HEALTH_INTERVAL_S")
+    # Treat every address a predictor's name resolves to as its own replica (compose --scale).
+    resolve_replicas: bool = Field(False, validation_alias="GATEWAY_RESOLVE_REPLICAS")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         [], validation_alias="GATEWAY_CORS_ORIGINS"
     )

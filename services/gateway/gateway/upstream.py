@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import socket
 import time
 from dataclasses import dataclass
 
@@ -44,7 +45,10 @@ class Upstreams:
         cooldown_s: float,
         health_interval_s: float,
         registry: CollectorRegistry,
+        resolve_replicas: bool = False,
     ):
+        self.configured = urls
+        self.resolve_replicas = resolve_replicas
         self.replicas = [Replica(url) for url in urls]
         self.client = client
         self.cooldown_s = cooldown_s
@@ -126,7 +130,28 @@ class Upstreams:
         return response
 
     async def probe_all(self) -> None:
+        if self.resolve_replicas:
+            await self._resolve()
         await asyncio.gather(*(self._probe(r) for r in self.replicas))
+
+    async def _resolve(self) -> None:
+        """One replica per address a name resolves to (`compose --scale predictor=N`)."""
+        loop = asyncio.get_running_loop()
+        known = {r.url: r for r in self.replicas}
+        found: list[Replica] = []
+        for url in self.configured:
+            parsed = httpx.URL(url)
+            try:
+                infos = await loop.getaddrinfo(parsed.host, parsed.port, type=socket.SOCK_STREAM)
+            except OSError:
+                infos = []  # no address now (all replicas down): keep what we knew
+                found += [r for u, r in known.items() if u.endswith(f":{parsed.port}")]
+            for address in sorted({info[4][0] for info in infos}):
+                host = f"[{address}]" if ":" in address else address
+                resolved = str(parsed.copy_with(host=host)).rstrip("/")
+                found.append(known.get(resolved) or Replica(resolved, ready=False))
+        if found:
+            self.replicas = list({r.url: r for r in found}.values())
 
     async def _probe(self, replica: Replica) -> None:
         try:
