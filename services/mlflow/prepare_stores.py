@@ -1,0 +1,69 @@
+"""Before `mlflow server`: wait for PostgreSQL and S3, create the buckets, migrate the schema.
+
+Idempotent: run at every start. It waits with a deadline and says what it is waiting for, so
+that a misconfigured stack fails with a readable message instead of hanging.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+import sqlalchemy
+from botocore.exceptions import BotoCoreError, ClientError
+
+DEADLINE_S = float(os.environ.get("MLFLOW_STORES_TIMEOUT_S", "120"))
+
+
+def wait(what: str, check) -> None:
+    started = time.monotonic()
+    while True:
+        try:
+            return check()
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline, then reported
+            if time.monotonic() - started > DEADLINE_S:
+                sys.exit(f"mlflow: {what} not reachable after {DEADLINE_S:.0f}s: {exc}")
+            time.sleep(1)
+
+
+def database_has_schema(uri: str) -> bool:
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        with engine.connect():
+            pass
+        return "alembic_version" in sqlalchemy.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def ensure_buckets(endpoint: str, buckets: list[str]) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in buckets:
+        if bucket not in existing:
+            try:
+                s3.create_bucket(Bucket=bucket)
+                print(f"mlflow: created bucket {bucket}", flush=True)
+            except ClientError as exc:  # another starter may have created it meanwhile
+                if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou",
+                                                         "BucketAlreadyExists"):
+                    raise
+
+
+def main() -> None:
+    uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
+    endpoint = os.environ["MLFLOW_S3_ENDPOINT_URL"]
+    buckets = [os.environ["MLFLOW_BUCKET"], *os.environ.get("EXTRA_BUCKETS", "").split(",")]
+    migrated = wait("PostgreSQL", lambda: database_has_schema(uri))
+    wait("S3", lambda: ensure_buckets(endpoint, [b for b in buckets if b]))
+    if migrated:  # an existing schema is upgraded; a new database is created by the server
+        subprocess.run(["mlflow", "db", "upgrade", uri], check=True)
+    print("mlflow: stores ready", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (BotoCoreError, ClientError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        sys.exit(f"mlflow: store preparation failed: {exc}")

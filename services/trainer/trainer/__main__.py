@@ -1,0 +1,3 @@
+from trainer.job import main
+
+main()

@@ -1,0 +1,107 @@
+"""The trainer job: put the raw data in place, then run the DVC pipeline against MLflow.
+
+Order for the data: the workspace's own copy, else the host's file (mounted read-only), else the
+stack's DVC remote, else HOUSING_DATA_URL; every one is checked against the sha256. The remote
+then gets the data if it lacks it. The stages themselves are `dvc repro`'s, from dvc.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from housing.data.fetch import FetchError, fetch, sha256_of
+from housing.settings import TrainingSettings
+from housing.tracking.server import ensure_reachable
+from trainer import workspace
+from trainer.settings import TrainerSettings
+
+RAW = Path("data/raw/housing.csv")
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"trainer: {message}", flush=True)
+
+
+def dvc(ws: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["dvc", *args], cwd=ws, text=True, capture_output=True)
+    if check and result.returncode != 0:
+        lines = (result.stderr + result.stdout).strip().splitlines() or ["no output"]
+        errors = [line for line in lines if line.startswith("ERROR")] or lines
+        raise JobFailed(f"dvc {' '.join(args)} failed: {errors[0]}")
+    return result
+
+
+def place_raw_data(ws: Path, job: TrainerSettings, data: TrainingSettings) -> str:
+    target = ws / RAW
+    if target.is_file() and sha256_of(target) == data.data_sha256:
+        return "workspace"
+    mounted = job.input_dir / RAW.name
+    if mounted.is_file() and sha256_of(mounted) == data.data_sha256:
+        shutil.copyfile(mounted, target)
+        return f"host file {mounted}"
+    pulled = dvc(ws, "pull", "--remote", job.dvc_remote, str(RAW) + ".dvc", check=False)
+    if pulled.returncode == 0 and target.is_file() and sha256_of(target) == data.data_sha256:
+        return f"DVC remote {job.dvc_remote}"
+    try:
+        fetch(data.data_url, target, data.data_sha256)
+    except FetchError as exc:
+        raise JobFailed(f"no raw data: not mounted, not on the DVC remote, and {exc}") from exc
+    return data.data_url
+
+
+def run() -> dict:
+    job, data = TrainerSettings(), TrainingSettings()
+    ws = job.workspace
+    workspace.sync(job.source, ws)
+    if job.dvc_endpoint:
+        dvc(ws, "remote", "modify", "--local", job.dvc_remote, "endpointurl", job.dvc_endpoint)
+    applied = workspace.apply_overrides(ws / "params.yaml", job.train_params)
+    if applied:
+        log(f"parameter overrides for this run: {applied}")
+    log(f"raw data from {place_raw_data(ws, job, data)}")
+    dvc(ws, "push", "--remote", job.dvc_remote, str(RAW) + ".dvc")
+    ensure_reachable(data.tracking_uri, data.connect_timeout_s)
+    repro = ["repro", "--force"] if job.force else ["repro"]
+    if subprocess.run(["dvc", *repro], cwd=ws).returncode != 0:
+        raise JobFailed("the pipeline failed (see the stage output above)")
+    if not _registry_has_champion(data):
+        log("the registry has no champion (a new MLflow?): registering this model")
+        if subprocess.run(["dvc", "repro", "--force", "--single-item", "register"],
+                          cwd=ws).returncode != 0:
+            raise JobFailed("registering the model failed (see above)")
+    return json.loads((ws / "models/registration.json").read_text())
+
+
+def _registry_has_champion(data: TrainingSettings) -> bool:
+    from mlflow import MlflowClient
+
+    from housing.tracking.registry import CHAMPION, version_by_alias
+
+    client = MlflowClient(tracking_uri=data.tracking_uri)
+    if not client.search_registered_models(filter_string=f"name='{data.model_name}'"):
+        return False
+    return version_by_alias(client, data.model_name, CHAMPION) is not None
+
+
+def main() -> None:
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    try:
+        result = run()
+    except Exception as exc:  # noqa: BLE001 - a one-shot job ends with one readable line
+        text = str(exc).strip().splitlines()
+        print(f"trainer: FAILED: {text[0] if text else type(exc).__name__}", file=sys.stderr)
+        sys.exit(1)
+    log(
+        f"done: {result['name']} v{result['version']} "
+        f"({'promoted' if result['promoted'] else 'not promoted'}: {result['reason']}); "
+        f"champion is v{result['champion_version']}"
+    )

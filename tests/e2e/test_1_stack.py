@@ -1,0 +1,58 @@
+"""From nothing to a served prediction, and the stack's shape: ports, users, registry."""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+
+from housing.contract import EXAMPLE_RECORD
+from tests.e2e.conftest import compose, compose_ps
+
+OURS = ("mlflow", "trainer", "predictor", "gateway")
+
+
+def test_prediction_through_the_gateway(gateway, api_key, registry):
+    response = httpx.post(f"{gateway}/predict", json=EXAMPLE_RECORD,
+                          headers={"X-API-Key": api_key}, timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["predictions"][0] > 0
+    assert body["model"]["version"] == registry.champion()
+
+
+def test_no_key_is_401(gateway):
+    response = httpx.post(f"{gateway}/predict", json=EXAMPLE_RECORD, timeout=10)
+    assert response.status_code == 401
+
+
+def test_registry_has_a_champion_and_the_ui_answers(registry, mlflow_ui):
+    assert registry.champion()
+    assert registry.runs()
+    page = httpx.get(mlflow_ui + "/", timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_only_the_gateway_and_mlflow_ui_are_published():
+    published = {}
+    for container in compose_ps():
+        for publisher in container.get("Publishers") or []:
+            if publisher.get("PublishedPort"):
+                published.setdefault(container["Service"], set()).add(publisher["TargetPort"])
+    assert published == {"gateway": {8000}, "mlflow": {5000}}, published
+
+
+def test_our_containers_do_not_run_as_root():
+    for container in compose_ps():
+        if container["Service"] not in OURS or container["State"] != "running":
+            continue
+        uid = subprocess.run(["docker", "exec", container["Name"], "id", "-u"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert uid != "0", container["Name"]
+        config = compose("config", "--format", "json").stdout
+        assert '"read_only": true' in config
+
+
+def test_trainer_completed():
+    trainer = [c for c in compose_ps() if c["Service"] == "trainer"]
+    assert trainer and all(c["ExitCode"] == 0 for c in trainer), trainer
