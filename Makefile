@@ -31,7 +31,7 @@ pipeline: data  ## dvc repro: prepare, train, evaluate, register (embedded MLflo
 	dvc repro
 
 demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor and gateway
-	@bash scripts/demo.sh
+	scripts/demo.sh
 
 test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow servers)
 	pytest -q --ignore=tests/e2e

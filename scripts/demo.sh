@@ -1,12 +1,90 @@
 #!/usr/bin/env bash
-# The end of `make demo`: say where things are. (Runs after `dvc repro` has trained and registered.)
+# The second half of `make demo` (the first is `dvc repro`): serve the champion locally.
+# MLflow UI, predictor and gateway as local processes on embedded defaults; Ctrl-C stops them all.
+# DEMO_SMOKE=1 makes one prediction through the gateway and exits (for CI).
 set -euo pipefail
-tracking_uri="${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
-python - "$tracking_uri" <<'PY'
+cd "$(dirname "$0")/.."
+
+MLFLOW_UI_PORT="${MLFLOW_UI_PORT:-5000}"
+PREDICTOR_PORT="${PREDICTOR_PORT:-8001}"
+GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+STORE="${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
+mkdir -p .demo
+if [ -z "${GATEWAY_API_KEYS:-}" ]; then
+  GATEWAY_API_KEYS="$(python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+  generated=" (generated for this session)"
+fi
+KEY="${GATEWAY_API_KEYS%%,*}"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "stopping the demo's services"
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+start() {  # name, command...: its own process group, output to .demo/<name>.log
+  local name=$1; shift
+  setsid "$@" >".demo/$name.log" 2>&1 &
+  pids+=("$!")
+}
+
+wait_ready() {  # name, url
+  for _ in $(seq 1 240); do
+    if python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "$2" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "$1 did not become ready; see .demo/$1.log" >&2
+  tail -n 20 ".demo/$1.log" >&2
+  exit 1
+}
+
+for port in "$MLFLOW_UI_PORT" "$PREDICTOR_PORT" "$GATEWAY_PORT"; do
+  if python -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
+    echo "port $port is already in use (the compose stack?): stop it or set MLFLOW_UI_PORT, PREDICTOR_PORT, GATEWAY_PORT" >&2
+    exit 1
+  fi
+done
+
+start mlflow mlflow server --backend-store-uri "$STORE" --host 127.0.0.1 --port "$MLFLOW_UI_PORT" --workers 1
+wait_ready mlflow "http://127.0.0.1:$MLFLOW_UI_PORT/health"
+start predictor env MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_UI_PORT" PREDICTOR_PORT="$PREDICTOR_PORT" \
+  PREDICTOR_CACHE_DIR=.demo/cache python -m predictor
+wait_ready predictor "http://127.0.0.1:$PREDICTOR_PORT/health/ready"
+start gateway env PREDICTOR_URLS="http://127.0.0.1:$PREDICTOR_PORT" GATEWAY_PORT="$GATEWAY_PORT" \
+  GATEWAY_API_KEYS="$GATEWAY_API_KEYS" python -m gateway
+wait_ready gateway "http://127.0.0.1:$GATEWAY_PORT/health/ready"
+
+python - "$MLFLOW_UI_PORT" <<'PY'
 import json, sys
 reg = json.load(open("models/registration.json"))
 metrics = json.load(open("metrics/test.json"))
-print(f"\nmodel {reg['name']}: v{reg['version']} registered, champion is v{reg['champion_version']}")
+print(f"\nmodel {reg['name']}: champion is v{reg['champion_version']} "
+      f"(last run: v{reg['version']}, {reg['reason']})")
 print(f"test RMSE {metrics['rmse']:,.0f}  MAE {metrics['mae']:,.0f}  R² {metrics['r2']:.3f}")
-print(f"MLflow UI: mlflow ui --backend-store-uri {sys.argv[1]} --port 5000  ->  http://127.0.0.1:5000")
 PY
+body='{"longitude": -122.23, "latitude": 37.88, "housing_median_age": 41, "total_rooms": 880, "total_bedrooms": 129, "population": 322, "households": 126, "median_income": 8.3252, "ocean_proximity": "NEAR BAY"}'
+cat <<EOT
+
+  MLflow UI   http://127.0.0.1:$MLFLOW_UI_PORT
+  predictor   http://127.0.0.1:$PREDICTOR_PORT/docs
+  gateway     http://127.0.0.1:$GATEWAY_PORT/  (playground)   http://127.0.0.1:$GATEWAY_PORT/docs
+  API key     $KEY${generated:-}
+
+  curl -s http://127.0.0.1:$GATEWAY_PORT/predict -H 'X-API-Key: $KEY' \\
+       -H 'Content-Type: application/json' -d '$body'
+
+Logs in .demo/. Ctrl-C stops everything.
+EOT
+
+if [ "${DEMO_SMOKE:-0}" = "1" ]; then
+  curl -sf "http://127.0.0.1:$GATEWAY_PORT/predict" -H "X-API-Key: $KEY" \
+    -H 'Content-Type: application/json' -d "$body"
+  echo; echo "demo smoke: a prediction came back through the gateway"
+  exit 0
+fi
+wait

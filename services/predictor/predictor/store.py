@@ -24,7 +24,8 @@ from predictor.settings import PredictorSettings
 class ModelStore:
     def __init__(self, settings: PredictorSettings):
         self.settings = settings
-        self.root = settings.cache_dir / settings.model_name
+        # Absolute: MLflow mis-copies local artifacts into a relative destination.
+        self.root = settings.cache_dir.resolve() / settings.model_name
 
     def resolve(self) -> VersionInfo:
         """Which version the alias names now, with its run's metrics."""
