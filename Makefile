@@ -12,7 +12,7 @@ include $(SANDBOX_IMAGES)
 export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE NGINX_IMAGE
 endif
 
-.PHONY: help install data pipeline demo test lint diagram clean bench e2e stack-up stack-down
+.PHONY: help install data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor and
 	scripts/demo.sh
 
 test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow servers)
-	pytest -q --ignore=tests/e2e
+	pytest -q --ignore=tests/e2e --ignore=tests/deploy
 
 stack-up: install  ## build and start the compose stack (.env gets fresh secrets if absent)
 	scripts/dev-env.sh
@@ -48,6 +48,9 @@ e2e: export GATEWAY_RATE_PER_S ?= 5000
 e2e: export GATEWAY_RATE_BURST ?= 10000
 e2e: stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
 	HOUSING_E2E=1 pytest -q tests/e2e
+
+deploy-test: install  ## deploy_to_ec2.sh against a local sshd + registry: release, then rollback
+	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy
 
 lint: install  ## ruff, hadolint, shellcheck, actionlint, compose config
 	ruff check src services tests bench scripts deploy
