@@ -19,8 +19,9 @@ KEY = "deploy-test-key-0123456789"
 
 
 def sh(*cmd: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -37,8 +38,13 @@ def releases(registry):
             sh("docker", "tag", f"{registry}/{service}:a", f"{registry}/{service}:b")
             sh("docker", "push", "--quiet", f"{registry}/{service}:b")
     broken = f'FROM {registry}/predictor:a\nCMD ["python", "-c", "import time; time.sleep(1e6)"]\n'
-    subprocess.run(["docker", "build", "-q", "-t", f"{registry}/predictor:b", "-"],
-                   input=broken, text=True, check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "build", "-q", "-t", f"{registry}/predictor:b", "-"],
+        input=broken,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
     sh("docker", "push", "--quiet", f"{registry}/predictor:b")
     return registry
 
@@ -49,19 +55,35 @@ def host_dir(tmp_path_factory, raw_csv, ssh_host):
     (remote / "data/raw").mkdir(parents=True)
     shutil.copy(raw_csv, remote / "data/raw/housing.csv")  # the host's copy of the data set
     yield remote
-    sh("docker", "compose", "-p", PROJECT, "-f", str(remote / "compose.yaml"), "down", "-v",
-       "--remove-orphans", check=False)
+    sh(
+        "docker",
+        "compose",
+        "-p",
+        PROJECT,
+        "-f",
+        str(remote / "compose.yaml"),
+        "down",
+        "-v",
+        "--remove-orphans",
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def env_file(tmp_path_factory):
     lines = [
-        "POSTGRES_PASSWORD=deploy-test-pg-password", "S3_ACCESS_KEY=deploytest",
-        "S3_SECRET_KEY=deploy-test-s3-secret", f"GATEWAY_API_KEYS={KEY}",
-        f"GATEWAY_PORT={GATEWAY_PORT}", f"MLFLOW_UI_PORT={MLFLOW_PORT}",
+        "POSTGRES_PASSWORD=deploy-test-pg-password",
+        "S3_ACCESS_KEY=deploytest",
+        "S3_SECRET_KEY=deploy-test-s3-secret",
+        f"GATEWAY_API_KEYS={KEY}",
+        f"GATEWAY_PORT={GATEWAY_PORT}",
+        f"MLFLOW_UI_PORT={MLFLOW_PORT}",
     ]
-    lines += [f"{k}={os.environ[k]}" for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE")
-              if k in os.environ]
+    lines += [
+        f"{k}={os.environ[k]}"
+        for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE")
+        if k in os.environ
+    ]
     path = tmp_path_factory.mktemp("env") / "production.env"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -69,17 +91,38 @@ def env_file(tmp_path_factory):
 
 def deploy(ssh_host, registry, tag, env_file, host_dir, *extra) -> subprocess.CompletedProcess:
     return sh(
-        str(ROOT / "deploy/deploy_to_ec2.sh"), "--host", ssh_host["host"],
-        "--port", str(ssh_host["port"]), "--user", ssh_host["user"],
-        "--key", str(ssh_host["key"]), "--registry", registry, "--tag", tag,
-        "--env-file", str(env_file), "--dir", str(host_dir), "--project", PROJECT, *extra,
-        env={"DEPLOY_KNOWN_HOSTS": str(ssh_host["known_hosts"])}, check=False,
+        str(ROOT / "deploy/deploy_to_ec2.sh"),
+        "--host",
+        ssh_host["host"],
+        "--port",
+        str(ssh_host["port"]),
+        "--user",
+        ssh_host["user"],
+        "--key",
+        str(ssh_host["key"]),
+        "--registry",
+        registry,
+        "--tag",
+        tag,
+        "--env-file",
+        str(env_file),
+        "--dir",
+        str(host_dir),
+        "--project",
+        PROJECT,
+        *extra,
+        env={"DEPLOY_KNOWN_HOSTS": str(ssh_host["known_hosts"])},
+        check=False,
     )
 
 
 def predict() -> httpx.Response:
-    return httpx.post(f"http://127.0.0.1:{GATEWAY_PORT}/predict", json=EXAMPLE_RECORD,
-                      headers={"X-API-Key": KEY}, timeout=10)
+    return httpx.post(
+        f"http://127.0.0.1:{GATEWAY_PORT}/predict",
+        json=EXAMPLE_RECORD,
+        headers={"X-API-Key": KEY},
+        timeout=10,
+    )
 
 
 def running_image(service: str) -> str:

@@ -36,8 +36,9 @@ def dotenv() -> dict[str, str]:
 
 
 def compose(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run(["docker", "compose", *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        ["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"docker compose {' '.join(args)}:\n{result.stdout}\n{result.stderr}")
     return result
@@ -81,7 +82,8 @@ class Registry:
         experiment = self.get("experiments/get-by-name", experiment_name="housing")
         response = httpx.post(
             f"{self.base}/api/2.0/mlflow/runs/search",
-            json={"experiment_ids": [experiment["experiment"]["experiment_id"]]}, timeout=10,
+            json={"experiment_ids": [experiment["experiment"]["experiment_id"]]},
+            timeout=10,
         )
         response.raise_for_status()
         return sorted(r["info"]["run_id"] for r in response.json().get("runs", []))
@@ -109,8 +111,9 @@ def wait_until(check, timeout_s: float, what: str, every: float = 0.5):
 def served_version(gateway: str, key: str) -> str:
     from housing.contract import EXAMPLE_RECORD
 
-    response = httpx.post(f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": key},
-                          timeout=10)
+    response = httpx.post(
+        f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": key}, timeout=10
+    )
     response.raise_for_status()
     return response.json()["model"]["version"]
 

@@ -13,8 +13,9 @@ OURS = ("mlflow", "trainer", "predictor", "gateway")
 
 
 def test_prediction_through_the_gateway(gateway, api_key, registry):
-    response = httpx.post(f"{gateway}/predict", json=EXAMPLE_RECORD,
-                          headers={"X-API-Key": api_key}, timeout=10)
+    response = httpx.post(
+        f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": api_key}, timeout=10
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["predictions"][0] > 0
@@ -46,8 +47,12 @@ def test_our_containers_do_not_run_as_root():
     for container in compose_ps():
         if container["Service"] not in OURS or container["State"] != "running":
             continue
-        uid = subprocess.run(["docker", "exec", container["Name"], "id", "-u"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+        uid = subprocess.run(
+            ["docker", "exec", container["Name"], "id", "-u"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert uid != "0", container["Name"]
         config = compose("config", "--format", "json").stdout
         assert '"read_only": true' in config

@@ -1,0 +1,124 @@
+"""deploy/provision_ec2.py against moto's EC2, S3, IAM and SSM (AWS itself cannot run here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.deploy.conftest import ROOT
+
+REGION = "eu-west-1"
+ADMIN = "203.0.113.7/32"
+
+spec = importlib.util.spec_from_file_location("provision_ec2", ROOT / "deploy/provision_ec2.py")
+provision_ec2 = importlib.util.module_from_spec(spec)
+sys.modules["provision_ec2"] = provision_ec2  # dataclasses look their module up there
+spec.loader.exec_module(provision_ec2)
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # AmazonEC2ContainerRegistryReadOnly exists
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield
+
+
+def run(*extra: str):
+    args = provision_ec2.parse(["--region", REGION, "--admin-cidr", ADMIN, *extra])
+    return provision_ec2.provision(args, boto3.session.Session(region_name=REGION))
+
+
+def ingress(group_id: str) -> set[tuple[int, str]]:
+    group = boto3.client("ec2", REGION).describe_security_groups(GroupIds=[group_id])
+    return {
+        (p["FromPort"], ip["CidrIp"])
+        for p in group["SecurityGroups"][0]["IpPermissions"]
+        for ip in p["IpRanges"]
+    }
+
+
+def test_dry_run_creates_nothing():
+    plan = run("--dry-run")
+    assert plan.actions and all(a.startswith("would ") for a in plan.actions)
+    ec2 = boto3.client("ec2", REGION)
+    assert not ec2.describe_instances()["Reservations"]
+    assert not [
+        g
+        for g in ec2.describe_security_groups()["SecurityGroups"]
+        if g["GroupName"] == "housing-mlops"
+    ]
+    assert boto3.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_provisions_everything_with_least_access():
+    plan = run("--ecr")
+    result = plan.result
+    assert ingress(result["security_group"]) == {(8000, "0.0.0.0/0"), (22, ADMIN), (5000, ADMIN)}
+    assert result["bucket"] in [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+    iam = boto3.client("iam")
+    policy = iam.get_role_policy(RoleName="housing-mlops", PolicyName="housing-mlops-artifacts")
+    document = policy["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    resources = {r for s in document["Statement"] for r in [s["Resource"]]}
+    assert resources == {f"arn:aws:s3:::{result['bucket']}", f"arn:aws:s3:::{result['bucket']}/*"}
+    profile = iam.get_instance_profile(InstanceProfileName="housing-mlops")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["housing-mlops"]
+    instance = boto3.client("ec2", REGION).describe_instances(InstanceIds=[result["instance_id"]])[
+        "Reservations"
+    ][0]["Instances"][0]
+    ami = boto3.client("ssm", REGION).get_parameter(Name=provision_ec2.AMI_PARAMETER)
+    assert instance["ImageId"] == ami["Parameter"]["Value"] == result["ami"]
+    assert instance["SecurityGroups"][0]["GroupId"] == result["security_group"]
+
+
+def test_second_run_changes_nothing():
+    first = run()
+    second = run()
+    assert second.actions == []
+    assert second.result["instance_id"] == first.result["instance_id"]
+
+
+def test_drifted_security_group_is_repaired():
+    first = run()
+    ec2 = boto3.client("ec2", REGION)
+    ec2.authorize_security_group_ingress(
+        GroupId=first.result["security_group"],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    ec2.revoke_security_group_ingress(
+        GroupId=first.result["security_group"],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": ADMIN}]}
+        ],
+    )
+    again = run()
+    assert any("revoke" in a for a in again.actions) and any("open" in a for a in again.actions)
+    assert ingress(first.result["security_group"]) == {
+        (8000, "0.0.0.0/0"),
+        (22, ADMIN),
+        (5000, ADMIN),
+    }
+
+
+def test_cli_prints_a_summary(capsys):
+    assert provision_ec2.main(["--region", REGION, "--admin-cidr", ADMIN, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would create security group" in out and '"bucket"' in out
