@@ -46,8 +46,10 @@ def ensure_buckets(endpoint: str, buckets: list[str]) -> None:
                 s3.create_bucket(Bucket=bucket)
                 print(f"mlflow: created bucket {bucket}", flush=True)
             except ClientError as exc:  # another starter may have created it meanwhile
-                if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou",
-                                                         "BucketAlreadyExists"):
+                if exc.response["Error"]["Code"] not in (
+                    "BucketAlreadyOwnedByYou",
+                    "BucketAlreadyExists",
+                ):
                     raise
 
 

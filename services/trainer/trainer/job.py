@@ -75,8 +75,12 @@ def run() -> dict:
         raise JobFailed("the pipeline failed (see the stage output above)")
     if not _registry_has_champion(data):
         log("the registry has no champion (a new MLflow?): registering this model")
-        if subprocess.run(["dvc", "repro", "--force", "--single-item", "register"],
-                          cwd=ws).returncode != 0:
+        if (
+            subprocess.run(
+                ["dvc", "repro", "--force", "--single-item", "register"], cwd=ws
+            ).returncode
+            != 0
+        ):
             raise JobFailed("registering the model failed (see above)")
     return json.loads((ws / "models/registration.json").read_text())
 

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import yaml
 
-PIPELINE_FILES = ("dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config",
-                  "data/raw/housing.csv.dvc", "data/raw/.gitignore")
+PIPELINE_FILES = (
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".dvc/config",
+    "data/raw/housing.csv.dvc",
+    "data/raw/.gitignore",
+)
 
 
 def sync(source: Path, workspace: Path) -> None:
@@ -18,8 +24,9 @@ def sync(source: Path, workspace: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / name, target)
     shutil.rmtree(workspace / "src", ignore_errors=True)
-    shutil.copytree(source / "src", workspace / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        source / "src", workspace / "src", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
     # No git in the image: DVC runs without an SCM.
     (workspace / ".dvc/config.local").write_text("[core]\n    no_scm = true\n")
 
