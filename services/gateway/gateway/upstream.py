@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from housing.web.runtime import cancel
+
 log = logging.getLogger("gateway.upstream")
 
 
@@ -173,9 +175,4 @@ class Upstreams:
         self._task = asyncio.create_task(self._probe_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)

@@ -1,22 +1,12 @@
 """`python -m predictor`: serve with uvicorn on the configured host and port."""
 
-import uvicorn
-
+from housing.web.runtime import serve
 from predictor.settings import PredictorSettings
 
 
 def main() -> None:
     settings = PredictorSettings()
-    uvicorn.run(
-        "predictor.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,  # request counts and latencies are in /metrics
-        timeout_graceful_shutdown=20,
-    )
+    serve("predictor.app:create_app", settings.host, settings.port)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from housing.web.runtime import cancel
 from predictor.served import ServedModel
 from predictor.store import ModelStore
 
@@ -53,12 +54,7 @@ class ModelManager:
         self._task = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     async def _poll_forever(self) -> None:
         while True:
