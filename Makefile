@@ -12,7 +12,7 @@ include $(SANDBOX_IMAGES)
 export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE NGINX_IMAGE
 endif
 
-.PHONY: help install data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test
+.PHONY: help install data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,7 +47,12 @@ stack-down:  ## stop the compose stack (volumes kept; `docker compose down -v` d
 e2e: export GATEWAY_RATE_PER_S ?= 5000
 e2e: export GATEWAY_RATE_BURST ?= 10000
 e2e: stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
-	HOUSING_E2E=1 pytest -q tests/e2e
+	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
+
+chaos: export GATEWAY_RATE_PER_S ?= 5000
+chaos: export GATEWAY_RATE_BURST ?= 10000
+chaos: stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
+	HOUSING_E2E=1 pytest -q -s tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
 
 deploy-test: install  ## deploy_to_ec2.sh against a local sshd + registry: release, then rollback
 	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py

@@ -101,11 +101,13 @@ def create_app(
         "/predict",
         response_model=PredictResponse,
         responses={
+            400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
             401: {"description": "Missing or invalid API key"},
             413: {"description": "Body too large"},
             422: {"description": "A field is invalid; the message names it"},
             429: {"description": "Rate limit exceeded; see Retry-After"},
             503: {"description": "No predictor is ready; see Retry-After"},
+            502: {"description": "The predictors failed"},
             504: {"description": "The predictor did not answer in time"},
         },
     )

@@ -54,7 +54,12 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictResponse,
-        responses={422: {"description": "A field is invalid"}, 503: {"description": "No model"}},
+        responses={
+            400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
+            413: {"description": "Body too large"},
+            422: {"description": "A field is invalid; the message names it"},
+            503: {"description": "No model is loaded yet; see Retry-After"},
+        },
     )
     async def predict(payload: Annotated[PredictRequest, Body()]) -> Response:
         """One district, or `{"records": [...]}`: one price per record, in order."""

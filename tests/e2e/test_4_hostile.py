@@ -1,0 +1,131 @@
+"""Hostile and broken input against the running stack: fuzzing, a corpus of bad bodies, keys,
+and MLflow's exposure. Every figure is printed at the end of its test."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from housing.contract import EXAMPLE_RECORD, NUMERIC
+from tests.e2e.conftest import compose, compose_ps
+
+ST = str(Path(sys.executable).with_name("st"))
+
+
+def container_rss_mb(service: str) -> float:
+    name = next(c["Name"] for c in compose_ps() if c["Service"] == service)
+    out = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", name],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    value, unit = re.match(r"([\d.]+)\s*(\w+)", out).groups()
+    return float(value) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 2**20}[unit]
+
+
+def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(gateway, api_key):
+    result = subprocess.run(
+        [
+            ST,
+            "run",
+            f"{gateway}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            "150",
+            "-H",
+            f"X-API-Key: {api_key}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    summary = re.search(r"(\d+) generated", result.stdout)
+    assert result.returncode == 0, result.stdout[-4000:]
+    print(f"\nschemathesis on the gateway: {summary.group(1) if summary else '?'} cases, 0 issues")
+
+
+def bad_bodies() -> list[tuple[str, bytes, str]]:
+    good = json.dumps(EXAMPLE_RECORD)
+    corpus = []
+    for field in NUMERIC:
+        for token in ("NaN", "Infinity", "-Infinity", '"12"', "1e999", "[]", "{}", "true"):
+            body = json.dumps({**EXAMPLE_RECORD, field: 0}).replace(
+                f'"{field}": 0', f'"{field}": {token}'
+            )
+            corpus.append((f"{field}={token}", body.encode(), "application/json"))
+    deep = "[" * 5000 + "]" * 5000
+    corpus += [
+        ("deep json", deep.encode(), "application/json"),
+        (
+            "nested junk",
+            json.dumps({"records": [[{"a": [1, {"b": None}]}]]}).encode(),
+            "application/json",
+        ),
+        ("unknown category", good.replace("NEAR BAY", "ATLANTIS").encode(), "application/json"),
+        ("wrong content type", good.encode(), "text/plain"),
+        ("not json", b"longitude=1&latitude=2", "application/x-www-form-urlencoded"),
+        ("10 MB", b'{"records": [' + b'{"x": 1},' * 1_100_000 + b'{"x": 1}]}', "application/json"),
+        ("binary", bytes(range(256)) * 10, "application/json"),
+        ("empty", b"", "application/json"),
+    ]
+    return corpus
+
+
+def test_bad_body_corpus_is_4xx_and_memory_stays_flat(gateway, api_key):
+    corpus = bad_bodies()
+    before = {s: container_rss_mb(s) for s in ("gateway", "predictor")}
+    statuses = []
+    with httpx.Client(timeout=30) as client:
+        for _ in range(3):
+            for name, body, content_type in corpus:
+                response = client.post(
+                    f"{gateway}/predict",
+                    content=body,
+                    headers={"X-API-Key": api_key, "Content-Type": content_type},
+                )
+                statuses.append(response.status_code)
+                assert 400 <= response.status_code < 500, (
+                    name,
+                    response.status_code,
+                    response.text[:300],
+                )
+                assert "Traceback" not in response.text and api_key not in response.text
+    after = {s: container_rss_mb(s) for s in ("gateway", "predictor")}
+    for service in before:
+        assert after[service] - before[service] < 40, (service, before, after)
+    print(f"\nbad bodies: {len(statuses)} sent, all 4xx; RSS MB before {before}, after {after}")
+
+
+@pytest.mark.parametrize(
+    "key", ["", " ", "wrong", "x" * 4096], ids=["empty", "space", "wrong", "huge"]
+)
+def test_every_keyed_route_refuses_bad_keys(gateway, api_key, key):
+    for candidate in (key, api_key[:-1], api_key + "a", api_key.swapcase()):
+        response = httpx.post(
+            f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": candidate}, timeout=10
+        )
+        assert response.status_code == 401
+        assert api_key not in response.text and "Traceback" not in response.text
+    assert httpx.post(f"{gateway}/predict", json=EXAMPLE_RECORD, timeout=10).status_code == 401
+
+
+def test_mlflow_refuses_a_foreign_host_and_is_recent(mlflow_ui):
+    refused = httpx.get(
+        f"{mlflow_ui}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers={"Host": "evil.example.com"},
+        timeout=10,
+    )
+    assert refused.status_code in (400, 403), refused.status_code
+    allowed = httpx.get(f"{mlflow_ui}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
+    assert allowed.status_code == 200
+    version = compose("exec", "-T", "mlflow", "mlflow", "--version").stdout
+    major, minor = map(int, re.search(r"(\d+)\.(\d+)", version).groups())
+    assert (major, minor) >= (3, 8), version

@@ -1,0 +1,157 @@
+"""Faults under a steady load through the gateway: replicas killed, every predictor down,
+the stores stopped, a graceful stop. Each test prints what it measured."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+
+from housing.contract import EXAMPLE_RECORD
+from tests.e2e.conftest import compose, compose_ps, wait_until
+
+
+class SteadyLoad:
+    """One client sending predictions through the gateway; records status and time of each."""
+
+    def __init__(self, gateway: str, key: str, pause_s: float = 0.01):
+        self.url, self.key, self.pause_s = f"{gateway}/predict", key, pause_s
+        self.results: list[tuple[float, int, float]] = []  # (start, status, seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        with httpx.Client(timeout=10, headers={"X-API-Key": self.key}) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    status = client.post(self.url, json=EXAMPLE_RECORD).status_code
+                except httpx.HTTPError:
+                    status = 0
+                self.results.append((started, status, time.monotonic() - started))
+                time.sleep(self.pause_s)
+
+    def __enter__(self):
+        self._thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=20)
+
+    def failed(self, since: float = 0.0) -> int:
+        return sum(1 for t, s, _ in self.results if t >= since and s != 200)
+
+
+def predictors() -> list[str]:
+    return sorted(
+        c["Name"] for c in compose_ps() if c["Service"] == "predictor" and c["State"] == "running"
+    )
+
+
+@pytest.fixture
+def two_predictors():
+    compose("up", "-d", "--wait", "--scale", "predictor=2", "--no-recreate")
+    assert len(predictors()) == 2
+    time.sleep(2.5)  # the gateway's next resolve and probe see both
+    yield predictors()
+    compose("up", "-d", "--wait", "--scale", "predictor=1")
+
+
+def upstream_counts(gateway: str) -> dict[str, float]:
+    text = httpx.get(f"{gateway}/metrics", timeout=5).text
+    pattern = r'gateway_upstream_seconds_count\{upstream="([^"]+)"\} ([\d.e+]+)'
+    return {url: float(n) for url, n in re.findall(pattern, text)}
+
+
+def test_kill_one_of_two_replicas(two_predictors, gateway, api_key):
+    victim = two_predictors[0]
+    with SteadyLoad(gateway, api_key) as load:
+        killed_at = time.monotonic()
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+        time.sleep(3)
+        failures = [t - killed_at for t, s, _ in load.results if t >= killed_at and s != 200]
+        subprocess.run(["docker", "start", victim], check=True, capture_output=True)
+        wait_until(lambda: len(predictors()) == 2, 60, "the killed replica running again")
+        time.sleep(4)  # ready, then seen by the gateway's probe
+        before = upstream_counts(gateway)
+        time.sleep(3)
+        after = upstream_counts(gateway)
+    # One client: at most the one request in flight on the killed replica fails, right away.
+    assert len(failures) <= 1 and all(t < 1.0 for t in failures), failures
+    serving = [url for url in after if after[url] > before.get(url, 0)]
+    assert len(serving) == 2, (before, after)
+    print(
+        f"\nkill 1 of 2 replicas: {len(failures)} failed of {len(load.results)}; "
+        f"both replicas serving again after the restart"
+    )
+
+
+def test_every_predictor_down_is_503_fast_then_recovers(gateway, api_key):
+    compose("stop", "predictor")
+    started = time.monotonic()
+    response = httpx.post(
+        f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": api_key}, timeout=10
+    )
+    took = time.monotonic() - started
+    assert response.status_code == 503 and response.headers.get("retry-after")
+    assert took < 1.0, took
+    compose("start", "predictor")
+    back_at = time.monotonic()
+    wait_until(
+        lambda: (
+            httpx.post(
+                f"{gateway}/predict",
+                json=EXAMPLE_RECORD,
+                headers={"X-API-Key": api_key},
+                timeout=10,
+            ).status_code
+            == 200
+        ),
+        90,
+        "the gateway serving again",
+        every=0.2,
+    )
+    print(
+        f"\nall predictors down: 503 in {took * 1000:.0f} ms; "
+        f"recovered {time.monotonic() - back_at:.1f}s after the predictor started"
+    )
+
+
+@pytest.mark.parametrize("store", ["mlflow", "postgres", "s3"])
+def test_stores_stopped_predictions_go_on(store, gateway, api_key):
+    with SteadyLoad(gateway, api_key) as load:
+        compose("stop", store)
+        time.sleep(6)  # more than one poll interval of the predictor
+        ready = httpx.get(f"{gateway}/health/ready", timeout=5).status_code
+        trainer = compose("run", "--rm", "--no-deps", "trainer", check=False, timeout=300)
+        compose("start", store)
+        time.sleep(2)
+    assert load.failed() == 0 and ready == 200
+    assert trainer.returncode != 0
+    message = (trainer.stdout + trainer.stderr).strip().splitlines()[-1]
+    assert "trainer: FAILED" in message, message
+    if store != "s3":  # a stopped S3 stand-in loses its objects (in memory), MinIO would not
+        wait_until(
+            lambda: httpx.get("http://127.0.0.1:5000/health", timeout=5).status_code == 200,
+            120,
+            "mlflow healthy again",
+        )
+    print(f"\n{store} stopped: {len(load.results)} requests, 0 failed; trainer: {message}")
+
+
+def test_sigterm_lets_requests_in_flight_finish(gateway, api_key):
+    with SteadyLoad(gateway, api_key, pause_s=0.0) as load:
+        time.sleep(1)
+        stopped_at = time.monotonic()
+        compose("stop", "predictor")
+        time.sleep(1)
+    in_flight = [s for t, s, d in load.results if t < stopped_at < t + d]
+    compose("up", "-d", "--wait", "predictor")
+    assert all(s == 200 for s in in_flight), in_flight
+    print(f"\ngraceful stop: {len(in_flight)} request(s) in flight finished with 200")
