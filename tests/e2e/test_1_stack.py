@@ -61,3 +61,16 @@ def test_our_containers_do_not_run_as_root():
 def test_trainer_completed():
     trainer = [c for c in compose_ps() if c["Service"] == "trainer"]
     assert trainer and all(c["ExitCode"] == 0 for c in trainer), trainer
+
+
+def test_dvc_push_and_pull_against_the_stack_remote():
+    """The trainer pushed the raw data; a fresh workspace pulls it back from the s3 service."""
+    script = (
+        "set -e; mkdir -p /tmp/pull && cd /tmp/pull && "
+        "cp -r /app/.dvc /app/dvc.yaml /app/params.yaml . && mkdir -p data/raw && "
+        "cp /app/data/raw/housing.csv.dvc data/raw/ && "
+        "printf '[core]\\n    no_scm = true\\n' > .dvc/config.local && "
+        "dvc pull --remote stack data/raw/housing.csv.dvc && sha256sum data/raw/housing.csv"
+    )
+    out = compose("run", "--rm", "--no-deps", "--entrypoint", "sh", "trainer", "-c", script)
+    assert "8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e" in out.stdout

@@ -98,3 +98,33 @@ def test_unreachable_server_fails_fast_and_registers_nothing(mlflow_server, stag
         )
     assert time.monotonic() - started < 10
     assert len(client.search_model_versions(f"name='{MODEL}'")) == before
+
+
+def test_promote_by_hand_records_the_reason(mlflow_server, first):
+    import subprocess
+    import sys
+
+    client = MlflowClient(mlflow_server.url)
+    target = first[1]["version"]
+    env = {
+        "MLFLOW_TRACKING_URI": mlflow_server.url,
+        "HOUSING_MODEL_NAME": MODEL,
+        "PATH": "/usr/bin:/bin",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "housing", "promote", target, "--reason", "rollback drill"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert version_by_alias(client, MODEL, CHAMPION).version == target
+    tag = client.get_model_version(MODEL, target).tags["gate"]
+    assert "by hand" in tag and "rollback drill" in tag
+    refused = subprocess.run(
+        [sys.executable, "-m", "housing", "promote", "999", "--reason", "typo"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
