@@ -38,7 +38,7 @@ test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow 
 
 stack-up: install  ## build and start the compose stack (.env gets fresh secrets if absent)
 	scripts/dev-env.sh
-	docker compose up -d --build --wait
+	docker compose up -d --build --wait --wait-timeout 900
 
 stack-down:  ## stop the compose stack (volumes kept; `docker compose down -v` drops them)
 	docker compose down
