@@ -58,6 +58,24 @@ def place_raw_data(ws: Path, job: TrainerSettings, data: TrainingSettings) -> st
     return data.data_url
 
 
+def ensure_remote_bucket(ws: Path, remote: str) -> None:
+    """Create the DVC remote's bucket when it is missing (idempotent), like mlflow's start does."""
+    url = dvc(ws, "config", f"remote.{remote}.url").stdout.strip()
+    if not url.startswith("s3://"):
+        return
+    endpoint = dvc(ws, "config", f"remote.{remote}.endpointurl", check=False).stdout.strip()
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client("s3", endpoint_url=endpoint or None)
+    bucket = url.removeprefix("s3://").split("/", 1)[0]
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=bucket)
+        log(f"created the DVC remote's bucket {bucket}")
+
+
 def run() -> dict:
     job, data = TrainerSettings(), TrainingSettings()
     ws = job.workspace
@@ -68,6 +86,9 @@ def run() -> dict:
     if applied:
         log(f"parameter overrides for this run: {applied}")
     log(f"raw data from {place_raw_data(ws, job, data)}")
+    # Into DVC's cache (the file was copied in, not checked out), then to the remote.
+    dvc(ws, "commit", "--force", str(RAW) + ".dvc")
+    ensure_remote_bucket(ws, job.dvc_remote)
     dvc(ws, "push", "--remote", job.dvc_remote, str(RAW) + ".dvc")
     ensure_reachable(data.tracking_uri, data.connect_timeout_s)
     repro = ["repro", "--force"] if job.force else ["repro"]
@@ -102,7 +123,8 @@ def main() -> None:
         result = run()
     except Exception as exc:  # noqa: BLE001 - a one-shot job ends with one readable line
         text = str(exc).strip().splitlines()
-        print(f"trainer: FAILED: {text[0] if text else type(exc).__name__}", file=sys.stderr)
+        line = text[0] if text else type(exc).__name__
+        print(f"trainer: FAILED: {line[:300]}", file=sys.stderr)
         sys.exit(1)
     log(
         f"done: {result['name']} v{result['version']} "
