@@ -26,4 +26,6 @@ def test_down_and_up_keep_every_run_and_the_registry(registry, gateway, api_key)
     # nothing is lost and the champion stays.
     assert set(runs) <= set(after_runs) and set(versions) <= set(after_versions)
     assert after_champion == champion
+    trainer_log = compose("logs", "trainer").stdout
+    assert "raw data from workspace" in trainer_log  # its DVC workspace survived too
     assert wait_until(lambda: served_version(gateway, api_key), 60, "a prediction") == champion

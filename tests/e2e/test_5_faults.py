@@ -124,7 +124,8 @@ def test_every_predictor_down_is_503_fast_then_recovers(gateway, api_key):
 
 
 @pytest.mark.parametrize("store", ["mlflow", "postgres", "s3"])
-def test_stores_stopped_predictions_go_on(store, gateway, api_key):
+def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
+    versions = registry.versions()
     with SteadyLoad(gateway, api_key) as load:
         compose("stop", store)
         time.sleep(6)  # more than one poll interval of the predictor
@@ -146,6 +147,7 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key):
             120,
             "mlflow healthy again",
         )
+    assert registry.versions() == versions  # the failed trainer registered nothing
     print(f"\n{store} stopped: {len(load.results)} requests, 0 failed; trainer: {message}")
 
 
