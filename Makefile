@@ -15,7 +15,7 @@ endif
 .PHONY: help install data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed  ## create .venv with every pinned dependency
 $(VENV)/.installed: pyproject.toml
