@@ -147,7 +147,8 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
             120,
             "mlflow healthy again",
         )
-    assert registry.versions() == versions  # the failed trainer registered nothing
+    # The failed trainer registered nothing (retried: a restarted mlflow may drop a connection).
+    wait_until(lambda: registry.versions() == versions, 60, "the same registered versions")
     print(f"\n{store} stopped: {len(load.results)} requests, 0 failed; trainer: {message}")
 
 
