@@ -37,7 +37,6 @@ class CompiledPipeline:
     categories: dict[str, int]  # category -> one-hot column; unknown -> all zeros
     node_feature: np.ndarray  # per internal-or-leaf node of every tree
     node_threshold: np.ndarray
-    node_missing_left: np.ndarray
     children: np.ndarray  # (2 * n_nodes,): [left, right] per node; a leaf points to itself
     node_value: np.ndarray
     roots: np.ndarray  # index of each tree's root
@@ -70,13 +69,13 @@ class CompiledPipeline:
         return np.hstack([scaled, onehot])
 
     def _predict_row(self, x: np.ndarray) -> float:
-        values = x.take(self.node_feature)
-        # HistGradientBoosting sends a value left when value <= threshold, NaN by the node's flag.
-        go_right = np.where(np.isnan(values), ~self.node_missing_left, values > self.node_threshold)
-        go_right = go_right.astype(np.intp)
+        # `x` is imputed (no NaN), so HistGradientBoosting's rule is just: left when
+        # value <= threshold. Only the nodes being visited are compared, all trees at once.
         node = self.roots
+        feature, threshold, children = self.node_feature, self.node_threshold, self.children
         for _ in range(self.depth):
-            node = self.children.take(2 * node + go_right.take(node))
+            go_right = x.take(feature.take(node)) > threshold.take(node)
+            node = children.take(2 * node + go_right)
         return float(self.baseline + self.node_value.take(node).sum())
 
 
@@ -133,7 +132,6 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
         categories={c: i for i, c in enumerate(onehot.categories_[0])},
         node_feature=np.where(leaf, 0, nodes["feature_idx"]).astype(np.intp),
         node_threshold=nodes["num_threshold"].astype(np.float64),
-        node_missing_left=nodes["missing_go_to_left"].astype(bool),
         children=np.stack([left, right], axis=1).reshape(-1),
         node_value=np.where(leaf, nodes["value"], 0.0),
         roots=offsets.astype(np.intp),
