@@ -99,3 +99,10 @@ def test_keys_file(tmp_path):
     keys.write_text("# one key per line\nfile-key-0123456789abcdef\n")
     configured = GatewaySettings(GATEWAY_API_KEYS_FILE=str(keys))
     assert configured.keys() == ["file-key-0123456789abcdef"]
+
+
+async def test_openapi_documents_the_predict_body():
+    async with gateway(FakePredictors()) as client:
+        spec = (await client.get("/openapi.json")).json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]
+    assert body["required"] and "HousingRecord" in spec["components"]["schemas"]

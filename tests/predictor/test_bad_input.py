@@ -93,3 +93,18 @@ def test_huge_but_finite_numbers_give_a_finite_price(predictor):
     assert all(p == p and abs(p) < float("inf") for p in response.json()["predictions"])
     one = predictor["client"].post("/predict", json=with_field("total_rooms", 1e308))
     assert one.status_code == 200  # and the compiled path
+
+
+def test_wrong_content_type_is_415(predictor):
+    response = predictor["client"].post(
+        "/predict", content=GOOD, headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415 and "Content-Type" in response.json()["message"]
+
+
+def test_openapi_documents_the_body(predictor):
+    spec = predictor["client"].get("/openapi.json").json()
+    body = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
+    refs = json.dumps(body["schema"])
+    assert "HousingRecord" in refs and "RecordBatch" in refs
+    assert "HousingRecord" in spec["components"]["schemas"]

@@ -1,16 +1,15 @@
 """The gateway's HTTP API: the only service clients talk to.
 
-No `from __future__ import annotations` here: FastAPI must see the `Depends` on a local function.
+The /predict body is read and validated by housing.web.body (documented in OpenAPI there).
 """
 
 import json
 import logging
 import uuid
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 import httpx
-from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CollectorRegistry
@@ -20,8 +19,8 @@ from gateway.auth import ApiKeys, AuthError, RateLimited, RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.transport import LeanTransport
 from gateway.upstream import NoUpstream, UpstreamFailed, Upstreams, UpstreamTimeout
-from housing.contract import PredictRequest, PredictResponse, records_of
-from housing.web import errors
+from housing.contract import PredictResponse
+from housing.web import body, errors
 from housing.web.limits import BodySizeLimit
 from housing.web.metrics import MetricsMiddleware, RequestMetrics, metrics_response
 
@@ -39,8 +38,9 @@ def create_app(
     registry = CollectorRegistry()
     keys = None if settings.auth_disabled else ApiKeys(settings.keys())
     limiter = RateLimiter(settings.rate_per_s, settings.burst)
+    transport = transport or LeanTransport()
     client = httpx.AsyncClient(
-        transport=transport or LeanTransport(),
+        transport=transport,
         timeout=httpx.Timeout(settings.upstream_timeout_s, connect=settings.connect_timeout_s),
         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
     )
@@ -51,6 +51,7 @@ def create_app(
         settings.health_interval_s,
         registry,
         resolve_replicas=settings.resolve_replicas,
+        transport=transport,
     )
 
     @asynccontextmanager
@@ -74,28 +75,23 @@ def create_app(
     app.state.upstreams = upstreams
     errors.install(app)
 
-    async def authorized(request: Request) -> str:
-        """Runs before the body is validated: a caller without a key learns nothing more.
-
-        async on purpose: FastAPI runs a plain `def` dependency in a worker thread.
-        """
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        trace = {"X-Request-ID": request_id}
+    def refused(request: Request, trace: dict[str, str]) -> Response | None:
+        """Checked before the body is read: a caller without a key learns nothing more."""
         if keys is None:
-            return request_id
+            return None
         try:
             caller = keys.identify(request)
         except AuthError as exc:
-            raise HTTPException(401, str(exc), {**trace, "WWW-Authenticate": "Bearer"}) from None
+            return errors.error_response(401, str(exc), {**trace, "WWW-Authenticate": "Bearer"})
         try:
             limiter.take(caller)
         except RateLimited as exc:
-            raise HTTPException(
+            return errors.error_response(
                 429,
                 "rate limit exceeded; slow down",
                 {**trace, "Retry-After": str(exc.retry_after_s)},
-            ) from None
-        return request_id
+            )
+        return None
 
     @app.post(
         "/predict",
@@ -104,21 +100,26 @@ def create_app(
             400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
             401: {"description": "Missing or invalid API key"},
             413: {"description": "Body too large"},
+            415: {"description": "The body is not JSON"},
             422: {"description": "A field is invalid; the message names it"},
             429: {"description": "Rate limit exceeded; see Retry-After"},
-            503: {"description": "No predictor is ready; see Retry-After"},
             502: {"description": "The predictors failed"},
+            503: {"description": "No predictor is ready; see Retry-After"},
             504: {"description": "The predictor did not answer in time"},
         },
     )
-    async def predict(
-        request: Request,
-        payload: Annotated[PredictRequest, Body()],
-        request_id: Annotated[str, Depends(authorized)],
-    ) -> Response:
+    async def predict(request: Request) -> Response:
         """One district, or `{"records": [...]}`: one price per record, in order."""
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         trace = {"X-Request-ID": request_id}
-        count = len(records_of(payload))
+        if (refusal := refused(request, trace)) is not None:
+            return refusal
+        try:
+            records = await body.read_records(request)
+        except body.BadBody as bad:
+            bad.response.headers.update(trace)
+            return bad.response
+        count = len(records)
         if count > settings.max_records:
             message = f"at most {settings.max_records} records per request, got {count}"
             return errors.error_response(
@@ -127,11 +128,11 @@ def create_app(
                 trace,
                 detail=[{"field": "records", "message": message}],
             )
-        # Validated above; forwarded as received (Starlette keeps the bytes it parsed).
-        body = await request.body()
+        # Validated above; forwarded as received (Starlette keeps the bytes it read).
+        raw = await request.body()
         try:
             upstream = await upstreams.post(
-                "/predict", body, {"content-type": "application/json", **trace}
+                "/predict", raw, {"content-type": "application/json", **trace}
             )
         except NoUpstream:
             return errors.error_response(
@@ -184,5 +185,6 @@ def create_app(
             allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    body.document(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

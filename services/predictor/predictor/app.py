@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
-from housing.contract import PredictRequest, PredictResponse, records_of
-from housing.web import errors
+from housing.contract import PredictResponse
+from housing.web import body, errors
 from housing.web.limits import BodySizeLimit
 from housing.web.metrics import MetricsMiddleware, RequestMetrics, metrics_response
 from predictor.manager import ModelManager
@@ -57,16 +56,20 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
         responses={
             400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
             413: {"description": "Body too large"},
+            415: {"description": "The body is not JSON"},
             422: {"description": "A field is invalid; the message names it"},
             503: {"description": "No model is loaded yet; see Retry-After"},
         },
     )
-    async def predict(payload: Annotated[PredictRequest, Body()]) -> Response:
+    async def predict(request: Request) -> Response:
         """One district, or `{"records": [...]}`: one price per record, in order."""
+        try:
+            records = await body.read_records(request)
+        except body.BadBody as bad:
+            return bad.response
         model = manager.current  # read once: this request finishes on this version
         if model is None:
             return not_ready()
-        records = records_of(payload)
         if len(records) > settings.max_records:
             message = f"at most {settings.max_records} records per request, got {len(records)}"
             return errors.error_response(
@@ -76,8 +79,8 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
             predictions = model.predict(records)  # cheaper inline than a thread hop
         else:
             predictions = await run_in_threadpool(model.predict, records)
-        body = {"predictions": predictions, "model": model.ref()}
-        return Response(json.dumps(body), media_type="application/json")
+        payload = {"predictions": predictions, "model": model.ref()}
+        return Response(json.dumps(payload), media_type="application/json")
 
     @app.get("/health/live")
     async def live() -> dict:
@@ -104,5 +107,6 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
     app.add_middleware(
         MetricsMiddleware, metrics=RequestMetrics(registry, "predictor"), routes=ROUTES
     )
+    body.document(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
