@@ -106,3 +106,16 @@ async def test_openapi_documents_the_predict_body():
         spec = (await client.get("/openapi.json")).json()
     body = spec["paths"]["/predict"]["post"]["requestBody"]
     assert body["required"] and "HousingRecord" in spec["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 5000 + b"]" * 5000, b"\xff\xfe", b"", b"{"],
+    ids=["deep", "binary", "empty", "cut"],
+)
+async def test_unparseable_bodies_are_400(raw):
+    async with gateway(FakePredictors()) as client:
+        response = await client.post(
+            "/predict", content=raw, headers={**auth(), "content-type": "application/json"}
+        )
+    assert response.status_code == 400 and "invalid JSON" in response.json()["message"]

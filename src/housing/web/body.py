@@ -35,8 +35,12 @@ async def read_records(request: Request) -> list[HousingRecord]:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        message = f"invalid JSON: {exc}"
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        message = (
+            "invalid JSON: nested too deeply"
+            if isinstance(exc, RecursionError)
+            else (f"invalid JSON: {exc}")
+        )
         raise BadBody(
             error_response(400, f"body: {message}", detail=[{"field": "body", "message": message}])
         ) from None
