@@ -119,3 +119,10 @@ async def test_unparseable_bodies_are_400(raw):
             "/predict", content=raw, headers={**auth(), "content-type": "application/json"}
         )
     assert response.status_code == 400 and "invalid JSON" in response.json()["message"]
+
+
+async def test_json_that_is_not_an_object_is_422_saying_what_is_expected():
+    async with gateway(FakePredictors()) as client:
+        response = await client.post("/predict", json=[EXAMPLE_RECORD], headers=auth())
+    assert response.status_code == 422
+    assert "expected a JSON object" in response.json()["message"]

@@ -28,10 +28,13 @@ def describe(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         field = field_path(loc)
         index = next((p for p in loc if isinstance(p, int)), None)
         msg = err.get("msg", "invalid value")
-        if err.get("type") == "json_invalid":
-            field, msg = "body", f"invalid JSON: {err.get('ctx', {}).get('error', msg)}"
-        elif field == "body" and err.get("type") in ("model_attributes_type", "dict_type"):
-            msg = "expected a JSON object (send Content-Type: application/json)"
+        # Unparseable JSON never gets here: housing.web.body answers it with a 400 first.
+        if field == "body" and err.get("type") in (
+            "model_type",
+            "model_attributes_type",
+            "dict_type",
+        ):
+            msg = 'expected a JSON object: one district, or {"records": [...]}'
         entry = {"field": field, "message": msg, "type": err.get("type")}
         if index is not None:
             entry["record"] = index
