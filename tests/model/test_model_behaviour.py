@@ -51,13 +51,37 @@ def test_compiled_form_equals_sklearn_on_every_test_row(fitted, test_xy):
     expected = fitted.predict(X)
     compiled = compile_pipeline(fitted)
     numeric, categories = X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist()
-    batch = compiled.predict(numeric, categories)  # the regressor's native batch predict
-    one_by_one = np.concatenate(  # the tree walk used for single-row requests
+    batch = compiled.predict(numeric, categories)  # chunk by chunk
+    one_by_one = np.concatenate(  # as single-row requests are
         [compiled.predict(numeric[i : i + 1], categories[i : i + 1]) for i in range(len(X))]
     )
     for got in (batch, one_by_one):
         relative = np.abs(got - expected) / np.abs(expected)
         assert relative.max() <= 1e-6, relative.max()
+
+
+@pytest.mark.parametrize("leaves", [2, 64])
+def test_compiled_form_follows_other_tree_shapes(split, test_xy, leaves):
+    """Stumps and trees with as many leaves as a mask has bits; some trees may be one leaf."""
+    from housing.model.pipeline import TrainParams, build_pipeline, fit
+
+    params = TrainParams(max_iter=40, max_leaf_nodes=leaves, learning_rate=0.3, progress_every=40)
+    pipeline = fit(build_pipeline(params), *split_xy(split[0]), params)
+    X, _ = test_xy
+    expected = pipeline.predict(X)
+    got = compile_pipeline(pipeline).predict(
+        X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist()
+    )
+    assert (np.abs(got - expected) / np.abs(expected)).max() <= 1e-6
+
+
+def test_trees_with_more_leaves_than_mask_bits_are_not_compiled(split):
+    from housing.model.pipeline import TrainParams, build_pipeline, fit
+
+    params = TrainParams(max_iter=2, max_leaf_nodes=80, min_samples_leaf=5, progress_every=2)
+    pipeline = fit(build_pipeline(params), *split_xy(split[0]), params)
+    with pytest.raises(NotCompilable, match="more than 64 leaves"):
+        compile_pipeline(pipeline)
 
 
 def test_unknown_pipeline_is_not_compiled(fitted):

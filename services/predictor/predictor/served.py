@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 
 from housing.contract import EXAMPLE_RECORD, FEATURES, NUMERIC, HousingRecord
-from housing.model.compiled import CompiledPipeline, NotCompilable, compile_pipeline
+from housing.model.compiled import (
+    CHUNK_ROWS,
+    CompiledPipeline,
+    NotCompilable,
+    compile_pipeline,
+)
 
 
 class WarmUpFailed(RuntimeError):
@@ -56,8 +61,8 @@ class ServedModel:
         try:
             frame = pd.DataFrame([record.model_dump()], columns=list(FEATURES))
             expected = float(self.pipeline.predict(frame)[0])
-            # One row walks the trees here; a batch goes through the regressor's own predict.
-            answers = [self.predict([record])[0], self.predict([record] * 8)[-1]]
+            # One row, and a batch that spans more than one chunk of the tree tables.
+            answers = [self.predict([record])[0], self.predict([record] * (CHUNK_ROWS + 1))[-1]]
         except Exception as exc:  # noqa: BLE001 - any failure refuses the version
             raise WarmUpFailed(f"v{self.version} failed its warm-up prediction: {exc}") from exc
         if not (math.isfinite(expected) and expected > 0):

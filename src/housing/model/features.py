@@ -17,6 +17,8 @@ RATIOS: tuple[tuple[str, str, str], ...] = (
 )
 RATIO_LIMIT = 1e30
 RATIO_INDICES: tuple[tuple[int, int], ...] = tuple((_COL[n], _COL[d]) for _, n, d in RATIOS)
+_NUMERATORS = np.array([n for n, _ in RATIO_INDICES])
+_DENOMINATORS = np.array([d for _, d in RATIO_INDICES])
 
 
 class RatioFeatures(TransformerMixin, BaseEstimator):
@@ -41,10 +43,8 @@ class RatioFeatures(TransformerMixin, BaseEstimator):
 
 
 def ratio_columns(X: np.ndarray) -> np.ndarray:
-    out = np.empty((X.shape[0], len(RATIO_INDICES)), dtype=np.float64)
-    for j, (num, den) in enumerate(RATIO_INDICES):
-        denominator = X[:, den]
-        safe = np.where(denominator == 0, 1.0, denominator)
-        with np.errstate(over="ignore"):
-            out[:, j] = np.where(denominator == 0, 0.0, X[:, num] / safe)
+    denominator = X[:, _DENOMINATORS]
+    out = np.zeros((X.shape[0], len(RATIO_INDICES)), dtype=np.float64)
+    with np.errstate(over="ignore"):
+        np.divide(X[:, _NUMERATORS], denominator, out=out, where=denominator != 0)
     return np.clip(out, -RATIO_LIMIT, RATIO_LIMIT, out=out)
