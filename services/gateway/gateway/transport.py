@@ -24,6 +24,7 @@ class _Response:
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = bytearray()
         self.done = False
+        self.keep_alive = False
         self.parser = httptools.HttpResponseParser(self)
 
     def on_header(self, name: bytes, value: bytes):
@@ -33,6 +34,8 @@ class _Response:
         self.body += body
 
     def on_message_complete(self):
+        # Asked here: once the parser has finished the message it reports False.
+        self.keep_alive = self.parser.should_keep_alive()
         self.done = True
 
 
@@ -109,7 +112,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             if reused and not received:
                 raise _StaleConnection from exc
             raise httpx.RemoteProtocolError(f"{key[0]}:{key[1]}: {exc}") from exc
-        if response.parser.should_keep_alive() and len(self._idle[key]) < self.max_idle_per_host:
+        if response.keep_alive and len(self._idle[key]) < self.max_idle_per_host:
             self._idle[key].append(conn)
         else:
             conn.close()

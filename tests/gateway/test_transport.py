@@ -1,0 +1,128 @@
+"""The gateway's keep-alive transport against a real HTTP/1.1 server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from gateway.transport import LeanTransport
+
+TIMEOUT = {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
+
+
+class CountingServer:
+    """Answers every POST with its body echoed; counts the connections it accepted."""
+
+    def __init__(self, close_after_each: bool = False):
+        self.close_after_each = close_after_each
+        self.connections = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+                close = b"Connection: close\r\n" if self.close_after_each else b""
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + close
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+                if self.close_after_each:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _serve(handler: CountingServer):
+    server = await asyncio.start_server(handler.handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _post(transport: LeanTransport, port: int, n: int) -> httpx.Response:
+    request = httpx.Request(
+        "POST",
+        f"http://127.0.0.1:{port}/predict",
+        content=f'{{"n": {n}}}'.encode(),
+        headers={"content-type": "application/json"},
+        extensions={"timeout": TIMEOUT},
+    )
+    return await transport.handle_async_request(request)
+
+
+def test_sequential_requests_reuse_one_connection():
+    async def scenario():
+        handler = CountingServer()
+        server, port = await _serve(handler)
+        transport = LeanTransport()
+        answers = [(await _post(transport, port, n)).json()["n"] for n in range(20)]
+        await transport.aclose()
+        server.close()
+        return answers, handler.connections
+
+    answers, connections = asyncio.run(scenario())
+    assert answers == list(range(20))
+    assert connections == 1
+
+
+def test_a_server_that_closes_gets_a_new_connection_each_time():
+    async def scenario():
+        handler = CountingServer(close_after_each=True)
+        server, port = await _serve(handler)
+        transport = LeanTransport()
+        statuses = [(await _post(transport, port, n)).status_code for n in range(5)]
+        await transport.aclose()
+        server.close()
+        return statuses, handler.connections
+
+    statuses, connections = asyncio.run(scenario())
+    assert statuses == [200] * 5
+    assert connections == 5
+
+
+def test_an_idle_connection_closed_by_the_server_is_replaced_transparently():
+    async def scenario():
+        handler = CountingServer()
+        server, port = await _serve(handler)
+        transport = LeanTransport()
+        first = await _post(transport, port, 1)
+        for writer in handler.writers:  # the server drops its idle keep-alive connection
+            writer.close()
+        await asyncio.sleep(0.05)
+        second = await _post(transport, port, 2)
+        await transport.aclose()
+        server.close()
+        return first.json(), second.json(), handler.connections
+
+    first, second, connections = asyncio.run(scenario())
+    assert (first, second) == ({"n": 1}, {"n": 2})
+    assert connections == 2
+
+
+def test_nothing_listening_is_a_connect_error():
+    async def scenario():
+        server, port = await _serve(CountingServer())
+        server.close()
+        await server.wait_closed()
+        transport = LeanTransport()
+        try:
+            await _post(transport, port, 0)
+        finally:
+            await transport.aclose()
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(scenario())
