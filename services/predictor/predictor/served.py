@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from housing.model.compiled import (
     NotCompilable,
     compile_pipeline,
 )
+
+_NUMERIC_OF = attrgetter(*NUMERIC)  # a record's numeric fields, in the contract's order
 
 
 class WarmUpFailed(RuntimeError):
@@ -47,9 +50,7 @@ class ServedModel:
 
     def predict(self, records: list[HousingRecord]) -> list[float]:
         if self.compiled is not None:
-            numeric = np.array(
-                [[getattr(r, f) for f in NUMERIC] for r in records], dtype=np.float64
-            )
+            numeric = np.array(list(map(_NUMERIC_OF, records)), dtype=np.float64)
             return self.compiled.predict(numeric, [r.ocean_proximity for r in records]).tolist()
         frame = pd.DataFrame([r.model_dump() for r in records], columns=list(FEATURES))
         frame[list(NUMERIC)] = frame[list(NUMERIC)].astype(np.float64)

@@ -32,8 +32,10 @@ from housing.contract import CATEGORICAL, NUMERIC
 from housing.model.features import RatioFeatures, ratio_columns
 
 MAX_LEAVES = 64  # one bit per leaf in a uint64
-CHUNK_ROWS = 64  # rows per table gather: ~4.6 MB of masks for 600 trees; measured fastest here
+FEW_ROWS = 8  # up to here one broadcast gather is faster (see LeafTables.predict)
+CHUNK_ROWS = 128  # rows per AND over the tables: 0.6 MB of masks for 600 trees; fastest here
 _ALL = np.uint64(2**64 - 1)
+_ONE = np.uint64(1)
 
 
 class NotCompilable(TypeError):
@@ -53,20 +55,35 @@ class LeafTables:
     baseline: float
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        if X.shape[0] <= CHUNK_ROWS:
-            return self._predict(X)
+        # HistGradientBoosting sends a value right when value > threshold (inputs have no NaN
+        # here: they are imputed), so a row's position among a feature's thresholds is the
+        # count of thresholds below its value. Two ways to the same numbers, measured here:
+        # one broadcast comparison and one gather for a few rows, one search and one gather
+        # per feature for more (one row: 15 µs against 44 µs; 64 rows: 410 µs against 258 µs).
+        if X.shape[0] <= FEW_ROWS:
+            positions = (X[:, self.features, None] > self.thresholds).sum(axis=2) + self.offsets
+            return self._sum_leaves(np.bitwise_and.reduce(self.table[positions], axis=1))
+        positions = np.empty((X.shape[0], len(self.features)), dtype=np.intp)
+        for j, feature in enumerate(self.features):
+            positions[:, j] = np.searchsorted(self.thresholds[j], X[:, feature])
+        positions += self.offsets
         return np.concatenate(
-            [self._predict(X[i : i + CHUNK_ROWS]) for i in range(0, X.shape[0], CHUNK_ROWS)]
+            [
+                self._sum_leaves(self._possible(positions[i : i + CHUNK_ROWS]))
+                for i in range(0, X.shape[0], CHUNK_ROWS)
+            ]
         )
 
-    def _predict(self, X: np.ndarray) -> np.ndarray:
-        # HistGradientBoosting sends a value right when value > threshold (inputs have no NaN
-        # here: they are imputed), so the position is the count of thresholds below the value.
-        positions = (X[:, self.features, None] > self.thresholds).sum(axis=2) + self.offsets
-        possible = np.bitwise_and.reduce(self.table[positions], axis=1)
-        lowest = possible & (~possible + np.uint64(1))
-        leaf = np.frexp(lowest.astype(np.float64))[1] - 1  # exact: a power of two
-        return self.baseline + self.leaf_values[self.tree_base + leaf].sum(axis=1)
+    def _possible(self, positions: np.ndarray) -> np.ndarray:
+        possible = self.table[positions[:, 0]]
+        for j in range(1, positions.shape[1]):
+            possible &= self.table[positions[:, j]]
+        return possible
+
+    def _sum_leaves(self, possible: np.ndarray) -> np.ndarray:
+        """(rows, trees) masks of the leaves still possible -> each row's prediction."""
+        first = np.bitwise_count(possible ^ (possible - _ONE)).astype(np.intp) - 1  # lowest bit
+        return self.baseline + self.leaf_values[self.tree_base + first].sum(axis=1)
 
 
 @dataclass(frozen=True)
