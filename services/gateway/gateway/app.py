@@ -23,6 +23,7 @@ from housing.contract import PredictResponse
 from housing.web import body, errors
 from housing.web.limits import BodySizeLimit
 from housing.web.metrics import MetricsMiddleware, RequestMetrics, metrics_response
+from housing.web.runtime import settle_heap
 
 log = logging.getLogger("gateway")
 ROUTES = frozenset({"/", "/predict", "/health/live", "/health/ready", "/metrics"})
@@ -62,6 +63,7 @@ def create_app(
             log.warning("GATEWAY_AUTH_DISABLED is set: /predict is open to anyone")
         await upstreams.probe_all()
         upstreams.start()
+        settle_heap()
         yield
         await upstreams.stop()
         await client.aclose()

@@ -12,7 +12,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from housing.web.runtime import cancel
+from housing.web.runtime import cancel, settle_heap
 from predictor.served import ServedModel
 from predictor.store import ModelStore
 
@@ -100,6 +100,7 @@ class ModelManager:
         self.current = model
         self.swaps.inc()
         self.version_gauge.set(float(model.version) if model.version.isdigit() else -1)
+        settle_heap()
 
 
 def _first_line(exc: Exception) -> str:
