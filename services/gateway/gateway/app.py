@@ -99,11 +99,8 @@ def create_app(
         "/predict",
         response_model=PredictResponse,
         responses={
-            400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
+            **body.ERROR_RESPONSES,
             401: {"description": "Missing or invalid API key"},
-            413: {"description": "Body too large"},
-            415: {"description": "The body is not JSON"},
-            422: {"description": "A field is invalid; the message names it"},
             429: {"description": "Rate limit exceeded; see Retry-After"},
             502: {"description": "The predictors failed"},
             503: {"description": "No predictor is ready; see Retry-After"},
@@ -117,19 +114,10 @@ def create_app(
         if (refusal := refused(request, trace)) is not None:
             return refusal
         try:
-            records = await body.read_records(request)
+            await body.read_records(request, settings.max_records)
         except body.BadBody as bad:
             bad.response.headers.update(trace)
             return bad.response
-        count = len(records)
-        if count > settings.max_records:
-            message = f"at most {settings.max_records} records per request, got {count}"
-            return errors.error_response(
-                422,
-                f"records: {message}",
-                trace,
-                detail=[{"field": "records", "message": message}],
-            )
         # Validated above; forwarded as received (Starlette keeps the bytes it read).
         raw = await request.body()
         try:

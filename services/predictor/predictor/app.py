@@ -54,27 +54,19 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
         "/predict",
         response_model=PredictResponse,
         responses={
-            400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
-            413: {"description": "Body too large"},
-            415: {"description": "The body is not JSON"},
-            422: {"description": "A field is invalid; the message names it"},
+            **body.ERROR_RESPONSES,
             503: {"description": "No model is loaded yet; see Retry-After"},
         },
     )
     async def predict(request: Request) -> Response:
         """One district, or `{"records": [...]}`: one price per record, in order."""
         try:
-            records = await body.read_records(request)
+            records = await body.read_records(request, settings.max_records)
         except body.BadBody as bad:
             return bad.response
         model = manager.current  # read once: this request finishes on this version
         if model is None:
             return not_ready()
-        if len(records) > settings.max_records:
-            message = f"at most {settings.max_records} records per request, got {len(records)}"
-            return errors.error_response(
-                422, f"records: {message}", detail=[{"field": "records", "message": message}]
-            )
         if len(records) <= settings.inline_max_rows:
             predictions = model.predict(records)  # cheaper inline than a thread hop
         else:
