@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from housing.contract import EXAMPLE_RECORD, FEATURES, NUMERIC, HousingRecord
+from housing.contract import CATEGORICAL, EXAMPLE_RECORD, FEATURES, NUMERIC, HousingRecord
 from housing.model.compiled import (
     CHUNK_ROWS,
     CompiledPipeline,
@@ -48,13 +48,15 @@ class ServedModel:
         model.warm_up()
         return model
 
-    def predict(self, records: list[HousingRecord]) -> list[float]:
+    def predict(self, records: list) -> list[float]:
+        """Records with the contract's fields (see `housing.web.body.read_records`)."""
+        numeric = np.array(list(map(_NUMERIC_OF, records)), dtype=np.float64)  # None -> NaN
+        categories = [r.ocean_proximity for r in records]
         if self.compiled is not None:
-            numeric = np.array(list(map(_NUMERIC_OF, records)), dtype=np.float64)
-            return self.compiled.predict(numeric, [r.ocean_proximity for r in records]).tolist()
-        frame = pd.DataFrame([r.model_dump() for r in records], columns=list(FEATURES))
-        frame[list(NUMERIC)] = frame[list(NUMERIC)].astype(np.float64)
-        return self.pipeline.predict(frame).astype(float).tolist()
+            return self.compiled.predict(numeric, categories).tolist()
+        frame = pd.DataFrame(numeric, columns=list(NUMERIC))
+        frame[CATEGORICAL] = categories
+        return self.pipeline.predict(frame[list(FEATURES)]).astype(float).tolist()
 
     def warm_up(self) -> None:
         """Every path answers the example district with the same finite, positive price."""
