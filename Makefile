@@ -12,17 +12,22 @@ include $(SANDBOX_IMAGES)
 export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE NGINX_IMAGE
 endif
 
-.PHONY: help install data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
+.PHONY: help install native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed  ## create .venv with every pinned dependency
+install: $(VENV)/.installed native  ## create .venv with every pinned dependency
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
+
+NATIVE := src/housing/model/_leaf_tables.so
+native: $(NATIVE)  ## compile the predictor's C tree kernel (optional: numpy without a compiler)
+$(NATIVE): src/housing/model/leaf_tables.c scripts/build-native.sh
+	scripts/build-native.sh
 
 data: install  ## fetch data/raw/housing.csv (HOUSING_DATA_URL, sha256-checked)
 	housing data fetch

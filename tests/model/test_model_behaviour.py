@@ -1,10 +1,14 @@
 """Model tests: quality on the test split and behaviour a person would expect."""
 
+import os
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from housing.contract import CATEGORICAL, EXAMPLE_RECORD, NUMERIC
+from housing.model import native
 from housing.model.compiled import NotCompilable, compile_pipeline
 from housing.model.pipeline import split_xy
 from housing.stages.evaluate import metrics
@@ -44,10 +48,23 @@ def test_unseen_category_does_not_break_the_model(fitted):
     assert np.isfinite(fitted.predict(frame)).all()
 
 
-def test_compiled_form_equals_sklearn_on_every_test_row(fitted, test_xy):
+@pytest.fixture(params=["C kernel", "numpy"])
+def tree_path(request, monkeypatch):
+    """Each compiled-form test runs on both ways of evaluating the tree tables."""
+    if request.param == "numpy":
+        monkeypatch.setattr(native, "KERNEL", None)
+    elif native.KERNEL is None:
+        if shutil.which(os.environ.get("CC", "cc")):
+            pytest.fail("a C compiler is here but the tree kernel is not built: make install")
+        pytest.skip("no C compiler here: the predictor evaluates trees with numpy")
+    return request.param
+
+
+def test_compiled_form_equals_sklearn_on_every_test_row(fitted, test_xy, tree_path):
     X, _ = test_xy
     X = X.copy()
     X.loc[X.index[:50], "total_bedrooms"] = np.nan  # the imputer's path too
+    X.loc[X.index[40:60], CATEGORICAL] = "SOMEWHERE NEW"  # and the one-hot of no category
     expected = fitted.predict(X)
     compiled = compile_pipeline(fitted)
     numeric, categories = X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist()
@@ -61,7 +78,7 @@ def test_compiled_form_equals_sklearn_on_every_test_row(fitted, test_xy):
 
 
 @pytest.mark.parametrize("leaves", [2, 64])
-def test_compiled_form_follows_other_tree_shapes(split, test_xy, leaves):
+def test_compiled_form_follows_other_tree_shapes(split, test_xy, leaves, tree_path):
     """Stumps and trees with as many leaves as a mask has bits; some trees may be one leaf."""
     from housing.model.pipeline import TrainParams, build_pipeline, fit
 
@@ -89,3 +106,23 @@ def test_unknown_pipeline_is_not_compiled(fitted):
 
     with pytest.raises(NotCompilable):
         compile_pipeline(Pipeline([("regressor", fitted.named_steps["regressor"])]))
+
+
+def test_a_kernel_built_from_other_source_is_not_used(tmp_path):
+    if native.KERNEL is None:
+        pytest.skip("the kernel is not built here")
+    library, source = tmp_path / "_leaf_tables.so", tmp_path / "leaf_tables.c"
+    shutil.copy(native.LIBRARY, library)
+    shutil.copy(native.SOURCE, source)
+    assert native.load(library, source) is not None
+    source.write_text(source.read_text() + "\n/* edited after the build */\n")
+    assert native.load(library, source) is None
+
+
+def test_the_kernel_refuses_codes_it_would_read_out_of_bounds(fitted, test_xy):
+    if native.KERNEL is None:
+        pytest.skip("the kernel is not built here")
+    compiled = compile_pipeline(fitted)
+    X = compiled.transform(test_xy[0][list(NUMERIC)].to_numpy(np.float64)[:3])
+    with pytest.raises(ValueError, match="codes"):
+        native.predict(compiled.trees, X, np.array([0, 1, 99]))

@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from housing.contract import EXAMPLE_RECORD, FEATURES
+from housing.model import native
 from tests.conftest import PREDICTOR_MODEL as MODEL
 from tests.support.apps import predictor_env, service
 from tests.support.procs import free_port
@@ -25,6 +26,7 @@ def test_serves_the_champion(predictor, registered):
     info = client.get("/model").json()
     assert info["name"] == MODEL and info["alias"] == "champion"
     assert info["metrics"]["rmse"] > 0 and info["run_id"] and info["fast_path"]
+    assert info["trees"] == ("c" if native.KERNEL else "numpy")  # make install builds the kernel
 
 
 def test_predictions_equal_the_registered_pipeline(predictor, registered):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from housing.contract import CATEGORICAL, EXAMPLE_RECORD, FEATURES, NUMERIC, HousingRecord
+from housing.model import native
 from housing.model.compiled import (
     CHUNK_ROWS,
     CompiledPipeline,
@@ -87,6 +88,8 @@ class ServedModel:
             "loaded_at": self.loaded_at,
             "source": self.source,
             "fast_path": self.compiled is not None,
+            # "c": the tree kernel (src/housing/model/leaf_tables.c); "numpy" where it is not built.
+            "trees": None if self.compiled is None else ("c" if native.KERNEL else "numpy"),
         }
 
     def ref(self) -> dict[str, str]:

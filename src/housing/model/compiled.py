@@ -29,6 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from housing.contract import CATEGORICAL, NUMERIC
+from housing.model import native
 from housing.model.features import RatioFeatures, ratio_columns
 
 MAX_LEAVES = 64  # one bit per leaf in a uint64
@@ -44,29 +45,44 @@ class NotCompilable(TypeError):
 
 @dataclass(frozen=True)
 class LeafTables:
-    """The boosted trees as QuickScorer tables (see the module's docstring)."""
+    """The boosted trees as QuickScorer tables (see the module's docstring).
 
-    features: np.ndarray  # (k,) the transformed columns that some split uses
+    The one-hot columns of the categorical feature are not searched column by column: a row has
+    one category, so the AND of their table rows is known per category in advance and is one more
+    table row, picked by the category's code (4 lookups of 15 become 1).
+    """
+
+    features: np.ndarray  # (k,) the numeric columns that some split uses
     thresholds: np.ndarray  # (k, width) each one's distinct thresholds, ascending, +inf padded
-    offsets: np.ndarray  # (k,) the first table row of each feature
+    offsets: np.ndarray  # (k + 1,) the first table row of each feature, then of the categories
     table: np.ndarray  # (rows, n_trees) uint64: leaves still possible, per position and tree
     leaf_values: np.ndarray  # (n_trees * 64,) the value of leaf j of tree t at 64 t + j
     tree_base: np.ndarray  # (n_trees,) 64 t
     baseline: float
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """`X`: the scaled numeric columns; `codes`: each row's category code (see `code_of`)."""
+        if native.KERNEL is not None:
+            return native.predict(self, X, codes)
+        return self.predict_numpy(X, codes)
+
+    def predict_numpy(self, X: np.ndarray, codes: np.ndarray) -> np.ndarray:
         # HistGradientBoosting sends a value right when value > threshold (inputs have no NaN
         # here: they are imputed), so a row's position among a feature's thresholds is the
         # count of thresholds below its value. Two ways to the same numbers, measured here:
         # one broadcast comparison and one gather for a few rows, one search and one gather
         # per feature for more (one row: 15 µs against 44 µs; 64 rows: 410 µs against 258 µs).
+        k = len(self.features)
+        positions = np.empty((X.shape[0], k + 1), dtype=np.intp)
         if X.shape[0] <= FEW_ROWS:
-            positions = (X[:, self.features, None] > self.thresholds).sum(axis=2) + self.offsets
-            return self._sum_leaves(np.bitwise_and.reduce(self.table[positions], axis=1))
-        positions = np.empty((X.shape[0], len(self.features)), dtype=np.intp)
-        for j, feature in enumerate(self.features):
-            positions[:, j] = np.searchsorted(self.thresholds[j], X[:, feature])
+            positions[:, :k] = (X[:, self.features, None] > self.thresholds).sum(axis=2)
+        else:
+            for j, feature in enumerate(self.features):
+                positions[:, j] = np.searchsorted(self.thresholds[j], X[:, feature])
+        positions[:, k] = codes
         positions += self.offsets
+        if X.shape[0] <= FEW_ROWS:
+            return self._sum_leaves(np.bitwise_and.reduce(self.table[positions], axis=1))
         return np.concatenate(
             [
                 self._sum_leaves(self._possible(positions[i : i + CHUNK_ROWS]))
@@ -91,30 +107,28 @@ class CompiledPipeline:
     medians: np.ndarray  # (n_numeric,)
     mean: np.ndarray  # (n_numeric + n_ratios,)
     scale: np.ndarray
-    categories: dict[str, int]  # category -> one-hot column; unknown -> all zeros
+    categories: dict[str, int]  # category -> code; any other value -> len(categories)
     trees: LeafTables
 
     def predict(self, numeric: np.ndarray, categories: list[str]) -> np.ndarray:
         """`numeric`: (n, 8) float64 in `contract.NUMERIC` order, NaN where unknown."""
-        return self.trees.predict(self.transform(numeric, categories))
+        return self.trees.predict(self.transform(numeric), self.code_of(categories))
 
-    def transform(self, numeric: np.ndarray, categories: list[str]) -> np.ndarray:
+    def transform(self, numeric: np.ndarray) -> np.ndarray:
         # The same operations as the pipeline's, in the same order, so the values are identical.
         rows, width = numeric.shape
-        out = np.zeros((rows, self.mean.shape[0] + len(self.categories)), dtype=np.float64)
+        out = np.empty((rows, self.mean.shape[0]), dtype=np.float64)
         imputed = out[:, :width]
         np.copyto(imputed, numeric)
         np.copyto(imputed, self.medians, where=np.isnan(numeric))
-        scaled = out[:, : self.mean.shape[0]]
-        scaled[:, width:] = ratio_columns(imputed)
-        scaled -= self.mean
-        scaled /= self.scale
-        onehot = out[:, self.mean.shape[0] :]
-        for row, category in enumerate(categories):
-            column = self.categories.get(category)
-            if column is not None:
-                onehot[row, column] = 1.0
+        out[:, width:] = ratio_columns(imputed)
+        out -= self.mean
+        out /= self.scale
         return out
+
+    def code_of(self, categories: list[str]) -> np.ndarray:
+        unknown, get = len(self.categories), self.categories.get
+        return np.fromiter((get(c, unknown) for c in categories), np.intp, len(categories))
 
 
 def _steps(pipeline: Pipeline):
@@ -153,16 +167,23 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
         raise NotCompilable("only squared-error regression on numeric features is compiled")
     if not (scaler.with_mean and scaler.with_std) or imputer.strategy not in ("median", "mean"):
         raise NotCompilable("unexpected scaler or imputer settings")
+    if onehot.drop_idx_ is not None or onehot.handle_unknown != "ignore":
+        raise NotCompilable("only a full one-hot encoding that ignores unknown categories")
+    categories = [str(c) for c in onehot.categories_[0]]
+    n_scaled = scaler.mean_.shape[0]
     return CompiledPipeline(
         medians=imputer.statistics_.astype(np.float64),
         mean=scaler.mean_.astype(np.float64),
         scale=scaler.scale_.astype(np.float64),
-        categories={c: i for i, c in enumerate(onehot.categories_[0])},
-        trees=_leaf_tables(regressor),
+        categories={c: i for i, c in enumerate(categories)},
+        trees=_leaf_tables(regressor, n_scaled, len(categories)),
     )
 
 
-def _leaf_tables(regressor: HistGradientBoostingRegressor) -> LeafTables:
+def _leaf_tables(
+    regressor: HistGradientBoostingRegressor, n_scaled: int, n_categories: int
+) -> LeafTables:
+    """Columns [0, n_scaled) are numeric; the next n_categories are one category's one-hot."""
     n_trees = len(regressor._predictors)
     leaf_values = np.zeros((n_trees, MAX_LEAVES), dtype=np.float64)
     splits: list[tuple[int, int, float, int]] = []  # (tree, feature, threshold, mask)
@@ -179,26 +200,41 @@ def _leaf_tables(regressor: HistGradientBoostingRegressor) -> LeafTables:
     split_tree, split_feature = np.array(tree_of), np.array(feature_of)
     split_threshold = np.array(threshold_of, dtype=np.float64)
     split_mask = np.array(mask_of, dtype=np.uint64)
+    if split_feature.max() >= n_scaled + n_categories:
+        raise NotCompilable("a split on a column the pipeline does not produce")
 
-    features = np.unique(split_feature)
-    distinct = [np.unique(split_threshold[split_feature == f]) for f in features]
-    thresholds = np.full((len(features), max(len(d) for d in distinct)), np.inf)
-    sizes = np.array([len(d) + 1 for d in distinct])
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    table = np.full((int(sizes.sum()), n_trees), _ALL, dtype=np.uint64)
-    for j, feature in enumerate(features):
-        thresholds[j, : len(distinct[j])] = distinct[j]
-        block = table[offsets[j] : offsets[j] + sizes[j]]
+    def block(feature: int) -> tuple[np.ndarray, np.ndarray]:
+        """The feature's distinct thresholds, and its table rows (one per position)."""
         ours = split_feature == feature
+        distinct = np.unique(split_threshold[ours])
+        rows = np.full((len(distinct) + 1, n_trees), _ALL, dtype=np.uint64)
         # A value above threshold i sits at position i + 1 or later: rule the leaves out there.
-        position = np.searchsorted(distinct[j], split_threshold[ours]) + 1
-        np.bitwise_and.at(block, (position, split_tree[ours]), split_mask[ours])
-        np.bitwise_and.accumulate(block, axis=0, out=block)
+        position = np.searchsorted(distinct, split_threshold[ours]) + 1
+        np.bitwise_and.at(rows, (position, split_tree[ours]), split_mask[ours])
+        return distinct, np.bitwise_and.accumulate(rows, axis=0)
+
+    used = np.unique(split_feature)
+    features = used[used < n_scaled]
+    blocks = [block(f) for f in features]
+    # Category c sets one-hot column n_scaled + c to 1 and the others to 0; code n_categories
+    # (an unknown category) sets them all to 0.
+    by_category = np.full((n_categories + 1, n_trees), _ALL, dtype=np.uint64)
+    for column in used[used >= n_scaled]:
+        distinct, rows = block(column)
+        for code in range(n_categories + 1):
+            value = 1.0 if column - n_scaled == code else 0.0
+            by_category[code] &= rows[np.searchsorted(distinct, value)]
+    width = max((len(d) for d, _ in blocks), default=0)
+    thresholds = np.full((len(blocks), width), np.inf)
+    for j, (distinct, _) in enumerate(blocks):
+        thresholds[j, : len(distinct)] = distinct
+    parts = [rows for _, rows in blocks] + [by_category]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]])
     return LeafTables(
         features=features.astype(np.intp),
         thresholds=thresholds,
         offsets=offsets.astype(np.intp),
-        table=table,
+        table=np.concatenate(parts),
         leaf_values=leaf_values.reshape(-1),
         tree_base=np.arange(n_trees, dtype=np.intp) * MAX_LEAVES,
         baseline=float(np.asarray(regressor._baseline_prediction).ravel()[0]),
