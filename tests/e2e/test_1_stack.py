@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import httpx
@@ -20,6 +21,16 @@ def test_prediction_through_the_gateway(gateway, api_key, registry):
     body = response.json()
     assert body["predictions"][0] > 0
     assert body["model"]["version"] == registry.champion()
+
+
+def test_the_predictor_image_serves_with_its_tree_kernel(gateway, api_key):
+    """The image's build stage compiled leaf_tables.c, and the predictor loaded it."""
+    read_model = (
+        "import json, urllib.request; "
+        "print(urllib.request.urlopen('http://127.0.0.1:8001/model', timeout=5).read().decode())"
+    )
+    info = json.loads(compose("exec", "-T", "predictor", "python", "-c", read_model).stdout)
+    assert info["fast_path"] and info["trees"] == "c", info
 
 
 def test_no_key_is_401(gateway):
