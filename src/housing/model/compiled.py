@@ -5,7 +5,8 @@ ColumnTransformer, input validation, a thread pool per call), whatever the numbe
 HistGradientBoosting's own predict walks every tree node by node (~17 µs per row for 600 trees
 here, mostly mispredicted branches). This module reads the fitted parameters out of the pipeline
 once — imputer medians, ratio columns, scaler moments, one-hot categories and every boosted tree —
-and evaluates them with a few vectorised numpy operations. Nothing here is configured by hand:
+and evaluates them with a few vectorised numpy operations, the trees through the C kernel in
+leaf_tables.c when it is built (native.py), else in numpy. Nothing here is configured by hand:
 change the pipeline and `compile_pipeline` either follows it or refuses it.
 
 The trees are evaluated as in QuickScorer (Lucchese et al., SIGIR 2015): number each tree's leaves
