@@ -125,4 +125,4 @@ def test_the_kernel_refuses_codes_it_would_read_out_of_bounds(fitted, test_xy):
     compiled = compile_pipeline(fitted)
     X = compiled.transform(test_xy[0][list(NUMERIC)].to_numpy(np.float64)[:3])
     with pytest.raises(ValueError, match="codes"):
-        native.predict(compiled.trees, X, np.array([0, 1, 99]))
+        compiled.trees.kernel.predict(X, np.array([0, 1, 99]))

@@ -48,11 +48,11 @@ def create_app(
     upstreams = Upstreams(
         settings.predictor_urls,
         client,
+        transport,
         settings.cooldown_s,
         settings.health_interval_s,
         registry,
         resolve_replicas=settings.resolve_replicas,
-        transport=transport,
     )
 
     @asynccontextmanager

@@ -44,14 +44,15 @@ class Upstreams:
         self,
         urls: list[str],
         client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         cooldown_s: float,
         health_interval_s: float,
         registry: CollectorRegistry,
         resolve_replicas: bool = False,
-        transport: httpx.AsyncBaseTransport | None = None,
     ):
-        # Forwarding goes to the transport the client uses (see _send); probes use the client.
-        self.transport = transport or httpx.AsyncHTTPTransport()
+        # Forwarding goes straight to `transport`, the one `client` uses (see _send), so both
+        # share one connection pool; probes go through the client.
+        self.transport = transport
         self.timeout = client.timeout.as_dict()
         self.configured = urls
         self.resolve_replicas = resolve_replicas

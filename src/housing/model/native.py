@@ -10,6 +10,7 @@ import ctypes
 import hashlib
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,34 +47,53 @@ def load(library_path: Path = LIBRARY, source: Path = SOURCE) -> ctypes.CDLL | N
 KERNEL = load()
 
 
-def _c(array: np.ndarray, dtype) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype=dtype)
+@dataclass(frozen=True)
+class Bound:
+    """One `LeafTables`' arrays, laid out for the kernel once, when the tables are built."""
+
+    arrays: tuple[np.ndarray, ...]  # kept alive: `static` points into them
+    static: tuple  # the kernel's arguments from `features` to `baseline`
+    n_trees: int
+    n_codes: int  # category codes run from 0 to n_codes - 1
+    min_columns: int  # X must have more columns than the highest feature the trees split on
+
+    def predict(self, X: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """`LeafTables.predict` through the kernel (which must be loaded). Releases the GIL."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        n_rows = X.shape[0]
+        # The kernel indexes memory with these: check them here, where a mistake is an exception.
+        if codes.shape != (n_rows,) or (
+            n_rows and not 0 <= codes.min() <= codes.max() < self.n_codes
+        ):
+            raise ValueError("category codes out of range")
+        if X.shape[1] < self.min_columns:
+            raise ValueError(f"X has {X.shape[1]} columns, the trees split on more")
+        possible = np.empty(self.n_trees, dtype=np.uint64)
+        out = np.empty(n_rows, dtype=np.float64)
+        KERNEL.leaf_tables_predict(
+            X.ctypes.data, n_rows, X.shape[1], codes.ctypes.data, *self.static,
+            possible.ctypes.data, out.ctypes.data,
+        )  # fmt: skip
+        return out
 
 
-def predict(tables, X: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """`LeafTables.predict` through the kernel (which must be loaded). Releases the GIL."""
-    X, codes = _c(X, np.float64), _c(codes, np.int64)
-    n_rows, n_categories = X.shape[0], tables.table.shape[0] - int(tables.offsets[-1])
-    # The kernel indexes memory with these: check them here, where a mistake is an exception.
-    if codes.shape != (n_rows,) or (n_rows and not 0 <= codes.min() <= codes.max() < n_categories):
-        raise ValueError("category codes out of range")
-    if n_rows and tables.features.size and tables.features.max() >= X.shape[1]:
-        raise ValueError(f"X has {X.shape[1]} columns, the trees split on more")
-    parts = (
-        _c(tables.features, np.int64),
-        _c(tables.thresholds, np.float64),
-        _c(tables.offsets, np.int64),
-        _c(tables.table, np.uint64),
-        _c(tables.leaf_values, np.float64),
-    )
-    features, thresholds, offsets, table, leaf_values = parts
-    n_trees = table.shape[1]
-    possible = np.empty(n_trees, dtype=np.uint64)
-    out = np.empty(n_rows, dtype=np.float64)
-    KERNEL.leaf_tables_predict(
-        X.ctypes.data, n_rows, X.shape[1], codes.ctypes.data,
+def bind(tables) -> Bound:
+    """Lay out a `LeafTables` for the kernel (no copy when its arrays are already so)."""
+    features = np.ascontiguousarray(tables.features, dtype=np.int64)
+    thresholds = np.ascontiguousarray(tables.thresholds, dtype=np.float64)
+    offsets = np.ascontiguousarray(tables.offsets, dtype=np.int64)
+    table = np.ascontiguousarray(tables.table, dtype=np.uint64)
+    leaf_values = np.ascontiguousarray(tables.leaf_values, dtype=np.float64)
+    static = (
         features.ctypes.data, len(features), thresholds.ctypes.data, thresholds.shape[1],
-        offsets.ctypes.data, table.ctypes.data, n_trees,
-        leaf_values.ctypes.data, tables.baseline, possible.ctypes.data, out.ctypes.data,
+        offsets.ctypes.data, table.ctypes.data, table.shape[1], leaf_values.ctypes.data,
+        float(tables.baseline),
     )  # fmt: skip
-    return out
+    return Bound(
+        arrays=(features, thresholds, offsets, table, leaf_values),
+        static=static,
+        n_trees=table.shape[1],
+        n_codes=table.shape[0] - int(offsets[-1]),
+        min_columns=int(features.max()) + 1 if len(features) else 0,
+    )
