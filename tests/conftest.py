@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from housing.data.fetch import fetch, sha256_of
-from housing.settings import DATA_SHA256
+from housing.defaults import DATA_SHA256
 from tests.support.apps import predictor_env, service
 
 ROOT = Path(__file__).resolve().parents[1]

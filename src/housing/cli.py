@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from housing.failures import first_line
 from housing.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -124,7 +125,7 @@ def promote(
         fail("--reason must say why")
 
     def move():
-        ensure_reachable(settings.tracking_uri, settings.connect_timeout_s)
+        ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
         client = MlflowClient(tracking_uri=settings.tracking_uri)
         return promote_by_hand(client, settings.model_name, version, reason)
 
@@ -140,7 +141,7 @@ def _guard(action):
         raise
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
         kind = type(exc).__name__
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+        message = first_line(exc)
         fail(f"{kind}: {message}" if kind not in message else message)
 
 

@@ -30,9 +30,6 @@ NUMERIC_BOUNDS: dict[str, tuple[float, bool, float | None]] = {
 NUMERIC: tuple[str, ...] = tuple(NUMERIC_BOUNDS)
 NULLABLE: frozenset[str] = frozenset({"total_bedrooms"})
 FEATURES: tuple[str, ...] = (*NUMERIC, CATEGORICAL)
-RAW_COLUMNS: tuple[str, ...] = (*NUMERIC, TARGET, CATEGORICAL)
-
-DEFAULT_MAX_RECORDS = 10_000
 
 OceanProximity = Literal["<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN"]
 

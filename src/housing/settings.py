@@ -1,4 +1,8 @@
-"""Settings of the training side (CLI, DVC stages, trainer job), read from the environment."""
+"""Settings of the training side (CLI, DVC stages, trainer job), read from the environment.
+
+Our own variables carry the `HOUSING_` prefix; MLflow's (`MLFLOW_TRACKING_URI`,
+`MLFLOW_EXPERIMENT_NAME`) keep MLflow's names, so that MLflow's tools read the same values.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,27 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DATA_URL = (
-    "https://raw.githubusercontent.com/ageron/handson-ml2/master/datasets/housing/housing.csv"
-)
-DATA_SHA256 = "8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e"
+from housing import defaults
 
 
-class TrainingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+class RegistrySettings(BaseSettings):
+    """What every side that talks to the registry needs: where it is, and the model's name."""
 
-    data_url: str = Field(DATA_URL, validation_alias="HOUSING_DATA_URL")
-    data_sha256: str = Field(DATA_SHA256, validation_alias="HOUSING_DATA_SHA256")
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
     # Embedded default: a SQLite file and local artifacts in the working directory, no server.
-    tracking_uri: str = Field("sqlite:///mlflow.db", validation_alias="MLFLOW_TRACKING_URI")
-    experiment: str = Field("housing", validation_alias="MLFLOW_EXPERIMENT_NAME")
-    model_name: str = Field("housing-price", validation_alias="HOUSING_MODEL_NAME")
+    tracking_uri: str = Field(defaults.LOCAL_TRACKING_URI, validation_alias="MLFLOW_TRACKING_URI")
+    model_name: str = Field(defaults.MODEL_NAME, validation_alias="HOUSING_MODEL_NAME")
+
+
+class TrainingSettings(RegistrySettings):
+    model_config = SettingsConfigDict(env_prefix="HOUSING_")
+
+    data_url: str = defaults.DATA_URL
+    data_sha256: str = defaults.DATA_SHA256
+    experiment: str = Field(defaults.EXPERIMENT_NAME, validation_alias="MLFLOW_EXPERIMENT_NAME")
     # How long to wait for a tracking server before giving up with a clear message.
-    connect_timeout_s: float = Field(5.0, validation_alias="HOUSING_TRACKING_TIMEOUT_S")
+    tracking_timeout_s: float = 5.0
 
 
 @lru_cache

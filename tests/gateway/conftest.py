@@ -11,7 +11,7 @@ from gateway.app import create_app
 from gateway.settings import GatewaySettings
 
 KEY = "k-test-0123456789abcdef"
-PREDICTION = {
+PREDICTION = {  # request_id is added per request, as the predictor does
     "predictions": [123456.0],
     "model": {"name": "m", "version": "7", "alias": "champion"},
 }
@@ -23,6 +23,7 @@ def anyio_backend():
 
 
 def settings(**overrides) -> GatewaySettings:
+    """Settings by their variable names, as a deployment would set them."""
     values = {
         "GATEWAY_API_KEYS": KEY,
         "PREDICTOR_URLS": "http://a:8001",
@@ -30,7 +31,8 @@ def settings(**overrides) -> GatewaySettings:
         "GATEWAY_HEALTH_INTERVAL_S": 60,
         **overrides,
     }
-    return GatewaySettings(**{k: str(v) for k, v in values.items()})
+    fields = {name.removeprefix("GATEWAY_").lower(): str(v) for name, v in values.items()}
+    return GatewaySettings(**fields)
 
 
 class FakePredictors:
@@ -57,7 +59,9 @@ class FakePredictors:
             return httpx.Response(503, json={"message": "no model"})
         if mode == "invalid":
             return httpx.Response(422, json={"message": "households: too small"})
-        return httpx.Response(200, json=PREDICTION)
+        return httpx.Response(
+            200, json={**PREDICTION, "request_id": request.headers.get("x-request-id")}
+        )
 
 
 @asynccontextmanager

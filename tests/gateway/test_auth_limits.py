@@ -97,7 +97,7 @@ def test_settings_refuse_no_keys_and_placeholders():
 def test_keys_file(tmp_path):
     keys = tmp_path / "keys"
     keys.write_text("# one key per line\nfile-key-0123456789abcdef\n")
-    configured = GatewaySettings(GATEWAY_API_KEYS_FILE=str(keys))
+    configured = GatewaySettings(api_keys_file=str(keys))
     assert configured.keys() == ["file-key-0123456789abcdef"]
 
 

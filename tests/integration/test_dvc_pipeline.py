@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from housing.data.fetch import sha256_of
-from housing.settings import DATA_SHA256
+from housing.defaults import DATA_SHA256
 from tests.conftest import ROOT
 from tests.support.services import S3_KEYS, make_bucket
 

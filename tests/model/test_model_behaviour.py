@@ -11,7 +11,7 @@ from housing.contract import CATEGORICAL, EXAMPLE_RECORD, NUMERIC
 from housing.model import native
 from housing.model.compiled import NotCompilable, compile_pipeline
 from housing.model.pipeline import split_xy
-from housing.stages.evaluate import metrics
+from housing.model.scoring import metrics
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from housing.contract import DEFAULT_MAX_RECORDS
+from housing import defaults
 
 PLACEHOLDERS = {"changethis", "changeme", "secret", "password", "apikey"}
 
@@ -20,30 +20,29 @@ def _split(value) -> list[str]:
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     predictor_urls: Annotated[list[str], NoDecode] = Field(
-        ["http://127.0.0.1:8001"], validation_alias="PREDICTOR_URLS"
+        [f"http://{defaults.LOCAL_HOST}:{defaults.PREDICTOR_PORT}"],
+        validation_alias="PREDICTOR_URLS",
     )
     # Secrets: no default. Comma-separated keys, or a file with one key per line.
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field([], validation_alias="GATEWAY_API_KEYS")
-    api_keys_file: Path | None = Field(None, validation_alias="GATEWAY_API_KEYS_FILE")
-    auth_disabled: bool = Field(False, validation_alias="GATEWAY_AUTH_DISABLED")
-    rate_per_s: float = Field(100.0, gt=0, validation_alias="GATEWAY_RATE_PER_S")
-    burst: int = Field(200, gt=0, validation_alias="GATEWAY_RATE_BURST")
-    max_body_bytes: int = Field(8 * 1024 * 1024, gt=0, validation_alias="GATEWAY_MAX_BODY_BYTES")
-    max_records: int = Field(DEFAULT_MAX_RECORDS, gt=0, validation_alias="GATEWAY_MAX_RECORDS")
-    upstream_timeout_s: float = Field(10.0, gt=0, validation_alias="GATEWAY_UPSTREAM_TIMEOUT_S")
-    connect_timeout_s: float = Field(0.5, gt=0, validation_alias="GATEWAY_CONNECT_TIMEOUT_S")
-    cooldown_s: float = Field(5.0, ge=0, validation_alias="GATEWAY_COOLDOWN_S")
-    health_interval_s: float = Field(1.0, gt=0, validation_alias="GATEWAY_HEALTH_INTERVAL_S")
+    api_keys: Annotated[list[SecretStr], NoDecode] = []
+    api_keys_file: Path | None = None
+    auth_disabled: bool = False
+    rate_per_s: float = Field(100.0, gt=0)
+    rate_burst: int = Field(200, gt=0)
+    max_body_bytes: int = Field(defaults.MAX_BODY_BYTES, gt=0)
+    max_records: int = Field(defaults.MAX_RECORDS, gt=0)
+    upstream_timeout_s: float = Field(10.0, gt=0)
+    connect_timeout_s: float = Field(0.5, gt=0)
+    cooldown_s: float = Field(5.0, ge=0)
+    health_interval_s: float = Field(1.0, gt=0)
     # Treat every address a predictor's name resolves to as its own replica (compose --scale).
-    resolve_replicas: bool = Field(False, validation_alias="GATEWAY_RESOLVE_REPLICAS")
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        [], validation_alias="GATEWAY_CORS_ORIGINS"
-    )
-    host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
-    port: int = Field(8000, validation_alias="GATEWAY_PORT")
+    resolve_replicas: bool = False
+    cors_origins: Annotated[list[str], NoDecode] = []
+    host: str = defaults.LOCAL_HOST
+    port: int = defaults.GATEWAY_PORT
 
     @field_validator("predictor_urls", "cors_origins", mode="before")
     @classmethod

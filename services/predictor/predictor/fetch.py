@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from housing.failures import first_line
+
 
 def main() -> None:
     name, version, dest = sys.argv[1:4]
@@ -20,8 +22,5 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as exc:  # noqa: BLE001 - the parent reads this one line
-        print(
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}",
-            file=sys.stderr,
-        )
+        print(f"{type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
         sys.exit(1)

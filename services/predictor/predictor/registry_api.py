@@ -6,11 +6,9 @@ tracking URI that is not a server (a SQLite file), MLflow's own client answers i
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
+
+from housing.tracking.rest import get_api
 
 
 @dataclass(frozen=True)
@@ -20,33 +18,13 @@ class VersionInfo:
     metrics: dict[str, float]
 
 
-class RegistryUnavailable(RuntimeError):
-    pass
-
-
-def is_server(tracking_uri: str) -> bool:
-    return urllib.parse.urlparse(tracking_uri).scheme in ("http", "https")
-
-
-def _get(base: str, path: str, params: dict, timeout_s: float) -> dict:
-    url = f"{base.rstrip('/')}/api/2.0/mlflow/{path}?{urllib.parse.urlencode(params)}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:300].decode(errors="replace")
-        raise RegistryUnavailable(f"{path}: HTTP {exc.code} {detail}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise RegistryUnavailable(f"{base}: {getattr(exc, 'reason', exc)}") from exc
-
-
 def resolve_over_rest(base: str, name: str, alias: str, timeout_s: float) -> VersionInfo:
-    found = _get(base, "registered-models/alias", {"name": name, "alias": alias}, timeout_s)
+    found = get_api(base, "registered-models/alias", {"name": name, "alias": alias}, timeout_s)
     version = found["model_version"]
     run_id = version.get("run_id") or None
     metrics: dict[str, float] = {}
     if run_id:
-        run = _get(base, "runs/get", {"run_id": run_id}, timeout_s)
+        run = get_api(base, "runs/get", {"run_id": run_id}, timeout_s)
         metrics = {m["key"]: float(m["value"]) for m in run["run"]["data"].get("metrics", [])}
     return VersionInfo(str(version["version"]), run_id, metrics)
 

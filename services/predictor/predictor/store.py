@@ -10,13 +10,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from housing.files import write_json
 from housing.model import persist
-from predictor.registry_api import (
-    VersionInfo,
-    is_server,
-    resolve_over_rest,
-    resolve_with_client,
-)
+from housing.tracking.rest import is_server
+from predictor.registry_api import VersionInfo, resolve_over_rest, resolve_with_client
 from predictor.served import ServedModel
 from predictor.settings import PredictorSettings
 
@@ -31,8 +28,10 @@ class ModelStore:
         """Which version the alias names now, with its run's metrics."""
         s = self.settings
         if is_server(s.tracking_uri):
-            return resolve_over_rest(s.tracking_uri, s.model_name, s.alias, s.mlflow_timeout_s)
-        return resolve_with_client(s.tracking_uri, s.model_name, s.alias)
+            return resolve_over_rest(
+                s.tracking_uri, s.model_name, s.model_alias, s.mlflow_timeout_s
+            )
+        return resolve_with_client(s.tracking_uri, s.model_name, s.model_alias)
 
     def download(self, info: VersionInfo) -> Path:
         """The version's folder in the cache; downloaded first if absent (atomically)."""
@@ -82,7 +81,7 @@ class ModelStore:
             pipeline,
             name=self.settings.model_name,
             version=meta["version"],
-            alias=self.settings.alias,
+            alias=self.settings.model_alias,
             run_id=meta.get("run_id"),
             metrics=meta.get("metrics", {}),
             source=source,
@@ -90,13 +89,11 @@ class ModelStore:
 
     def remember(self, version: str) -> None:
         """Record which version the alias named when last seen, for a start without MLflow."""
-        pointer = self.root / f"{self.settings.alias}.json"
-        tmp = pointer.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": version}))
-        os.replace(tmp, pointer)
+        pointer = self.root / f"{self.settings.model_alias}.json"
+        write_json(pointer, {"version": version})
 
     def last_seen(self) -> Path | None:
-        pointer = self.root / f"{self.settings.alias}.json"
+        pointer = self.root / f"{self.settings.model_alias}.json"
         if not pointer.is_file():
             return None
         folder = self.root / json.loads(pointer.read_text())["version"]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from housing.data.fetch import FetchError, fetch, sha256_of
+from housing.failures import first_line
 from housing.settings import TrainingSettings
 from housing.tracking.server import ensure_reachable
 from trainer import workspace
@@ -90,7 +91,7 @@ def run() -> dict:
     dvc(ws, "commit", "--force", str(RAW) + ".dvc")
     ensure_remote_bucket(ws, job.dvc_remote)
     dvc(ws, "push", "--remote", job.dvc_remote, str(RAW) + ".dvc")
-    ensure_reachable(data.tracking_uri, data.connect_timeout_s)
+    ensure_reachable(data.tracking_uri, data.tracking_timeout_s)
     repro = ["repro", "--force"] if job.force else ["repro"]
     if subprocess.run(["dvc", *repro], cwd=ws).returncode != 0:
         raise JobFailed("the pipeline failed (see the stage output above)")
@@ -122,9 +123,7 @@ def main() -> None:
     try:
         result = run()
     except Exception as exc:  # noqa: BLE001 - a one-shot job ends with one readable line
-        text = str(exc).strip().splitlines()
-        line = text[0] if text else type(exc).__name__
-        print(f"trainer: FAILED: {line[:300]}", file=sys.stderr)
+        print(f"trainer: FAILED: {first_line(exc)[:300]}", file=sys.stderr)
         sys.exit(1)
     log(
         f"done: {result['name']} v{result['version']} "

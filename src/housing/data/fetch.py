@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
+
+from housing.files import atomic_path
 
 CHUNK = 1 << 20
 
@@ -45,12 +46,9 @@ def fetch(url: str, dest: Path, expected_sha256: str, timeout: float = 60.0) -> 
     """Fetch `url` into `dest`. The file appears only once complete and verified."""
     if dest.is_file() and sha256_of(dest) == expected_sha256:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, _open(url, timeout) as src:
+    with atomic_path(dest, suffix=".part") as tmp:
+        with open(tmp, "wb") as out, _open(url, timeout) as src:
             try:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
@@ -62,7 +60,4 @@ def fetch(url: str, dest: Path, expected_sha256: str, timeout: float = 60.0) -> 
             raise FetchError(
                 f"checksum mismatch for {url}: expected sha256 {expected_sha256}, got {actual}"
             )
-        os.replace(tmp, dest)
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
+    return dest

@@ -1,13 +1,14 @@
 """A compiled form of the fitted pipeline: the same predictions without scikit-learn's overhead.
 
-scikit-learn spends ~10-40 ms of overhead per `Pipeline.predict` call (DataFrame handling in the
+scikit-learn spends milliseconds of overhead per `Pipeline.predict` call (DataFrame handling in the
 ColumnTransformer, input validation, a thread pool per call), whatever the number of rows, and
-HistGradientBoosting's own predict walks every tree node by node (~17 µs per row for 600 trees
-here, mostly mispredicted branches). This module reads the fitted parameters out of the pipeline
-once — imputer medians, ratio columns, scaler moments, one-hot categories and every boosted tree —
-and evaluates them with a few vectorised numpy operations, the trees through the C kernel in
-leaf_tables.c when it is built (native.py), else in numpy. Nothing here is configured by hand:
-change the pipeline and `compile_pipeline` either follows it or refuses it.
+HistGradientBoosting's own predict walks every tree node by node (mostly mispredicted branches);
+`make bench` measures the difference against `mlflow models serve`. This module reads the fitted
+parameters out of the pipeline once — imputer medians, ratio columns, scaler moments, one-hot
+categories and every boosted tree — and evaluates them with a few vectorised numpy operations, the
+trees through the C kernel in leaf_tables.c when it is built (native.py), else in numpy. Nothing
+here is configured by hand: change the pipeline and `compile_pipeline` either follows it or refuses
+it.
 
 The trees are evaluated as in QuickScorer (Lucchese et al., SIGIR 2015): number each tree's leaves
 from left to right; a split that sends a row right rules out the leaves of its left subtree, so a
@@ -32,6 +33,15 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from housing.contract import CATEGORICAL, NUMERIC
 from housing.model import native
 from housing.model.features import RatioFeatures, ratio_columns
+from housing.model.pipeline import (
+    CATEGORICAL_BRANCH,
+    IMPUTE,
+    NUMERIC_BRANCH,
+    PREPROCESS,
+    RATIOS,
+    REGRESSOR,
+    SCALE,
+)
 
 MAX_LEAVES = 64  # one bit per leaf in a uint64
 FEW_ROWS = 8  # up to here one broadcast gather is faster (see LeafTables.predict)
@@ -74,9 +84,9 @@ class LeafTables:
     def predict_numpy(self, X: np.ndarray, codes: np.ndarray) -> np.ndarray:
         # HistGradientBoosting sends a value right when value > threshold (inputs have no NaN
         # here: they are imputed), so a row's position among a feature's thresholds is the
-        # count of thresholds below its value. Two ways to the same numbers, measured here:
-        # one broadcast comparison and one gather for a few rows, one search and one gather
-        # per feature for more (one row: 15 µs against 44 µs; 64 rows: 410 µs against 258 µs).
+        # count of thresholds below its value. Two ways to the same numbers: one broadcast
+        # comparison and one gather is cheaper for a few rows, one search and one gather per
+        # feature for more (FEW_ROWS is where they cross on this kind of machine).
         k, few = len(self.features), X.shape[0] <= FEW_ROWS
         positions = np.empty((X.shape[0], k + 1), dtype=np.intp)
         if few:
@@ -138,13 +148,11 @@ class CompiledPipeline:
 
 def _steps(pipeline: Pipeline):
     try:
-        preprocess = pipeline.named_steps["preprocess"]
-        regressor = pipeline.named_steps["regressor"]
-        numeric_pipe = preprocess.named_transformers_["numeric"]
-        onehot = preprocess.named_transformers_["categorical"]
-        imputer, ratios, scaler = (
-            numeric_pipe.named_steps[s] for s in ("impute", "ratios", "scale")
-        )
+        preprocess = pipeline.named_steps[PREPROCESS]
+        regressor = pipeline.named_steps[REGRESSOR]
+        numeric_pipe = preprocess.named_transformers_[NUMERIC_BRANCH]
+        onehot = preprocess.named_transformers_[CATEGORICAL_BRANCH]
+        imputer, ratios, scaler = (numeric_pipe.named_steps[s] for s in (IMPUTE, RATIOS, SCALE))
     except (AttributeError, KeyError, ValueError) as exc:
         raise NotCompilable(f"unexpected pipeline layout: {exc}") from exc
     expected = (
@@ -166,7 +174,9 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
     columns = {
         name: list(cols) for name, _, cols in preprocess.transformers_ if name != "remainder"
     }
-    if columns.get("numeric") != list(NUMERIC) or columns.get("categorical") != [CATEGORICAL]:
+    if columns.get(NUMERIC_BRANCH) != list(NUMERIC) or columns.get(CATEGORICAL_BRANCH) != [
+        CATEGORICAL
+    ]:
         raise NotCompilable(f"unexpected column routing: {columns}")
     if regressor.loss != "squared_error" or regressor.is_categorical_ is not None:
         raise NotCompilable("only squared-error regression on numeric features is compiled")

@@ -1,4 +1,4 @@
-"""Saving and loading a fitted pipeline with skops, trusting only the types we expect."""
+"""A fitted pipeline on disk: the model folder's layout, and skops with only the types we trust."""
 
 from __future__ import annotations
 
@@ -15,8 +15,18 @@ TRUSTED_TYPES = [
 ]
 
 
+# The train stage's output folder: the pipeline, and what the fit took.
+MODEL_FILE = "pipeline.skops"
+INFO_FILE = "train.json"
+
+
 def save(pipeline, path: Path) -> None:
     sio.dump(pipeline, path)
+
+
+def load_model(model_dir: Path):
+    """The pipeline of a model folder written by the train stage."""
+    return load(model_dir / MODEL_FILE)
 
 
 def load(path: Path):

@@ -17,6 +17,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from housing.contract import CATEGORICAL, CATEGORIES, FEATURES, NUMERIC, TARGET
 from housing.model.features import RatioFeatures
 
+# The steps' names: housing.model.compiled finds each fitted step by them.
+PREPROCESS, REGRESSOR = "preprocess", "regressor"
+NUMERIC_BRANCH, CATEGORICAL_BRANCH = "numeric", "categorical"
+IMPUTE, RATIOS, SCALE = "impute", "ratios", "scale"
+
 
 @dataclass(frozen=True)
 class TrainParams:
@@ -39,16 +44,19 @@ class TrainParams:
 def build_pipeline(params: TrainParams) -> Pipeline:
     numeric = Pipeline(
         [
-            ("impute", SimpleImputer(strategy="median")),
-            ("ratios", RatioFeatures()),
-            ("scale", StandardScaler()),
+            (IMPUTE, SimpleImputer(strategy="median")),
+            (RATIOS, RatioFeatures()),
+            (SCALE, StandardScaler()),
         ]
     )
     categorical = OneHotEncoder(
         categories=[list(CATEGORIES)], handle_unknown="ignore", sparse_output=False
     )
     preprocess = ColumnTransformer(
-        [("numeric", numeric, list(NUMERIC)), ("categorical", categorical, [CATEGORICAL])],
+        [
+            (NUMERIC_BRANCH, numeric, list(NUMERIC)),
+            (CATEGORICAL_BRANCH, categorical, [CATEGORICAL]),
+        ],
         verbose_feature_names_out=False,
     )
     regressor = HistGradientBoostingRegressor(
@@ -61,7 +69,7 @@ def build_pipeline(params: TrainParams) -> Pipeline:
         early_stopping=False,
         random_state=params.seed,
     )
-    return Pipeline([("preprocess", preprocess), ("regressor", regressor)])
+    return Pipeline([(PREPROCESS, preprocess), (REGRESSOR, regressor)])
 
 
 def split_xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

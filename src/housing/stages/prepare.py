@@ -6,7 +6,7 @@ from pathlib import Path
 
 from housing.data.split import stratified_split
 from housing.data.validate import read_raw
-from housing.stages.io import atomic_path, load_params
+from housing.files import atomic_path, load_params
 
 
 def run(raw: Path, out_dir: Path, params_file: Path) -> tuple[int, int]:

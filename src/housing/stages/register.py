@@ -10,12 +10,12 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from housing.data.validate import read_raw
-from housing.model.persist import TRUSTED_TYPES
+from housing.defaults import TEST_SPLIT_TAG
+from housing.files import load_params, write_json
+from housing.model.persist import INFO_FILE, TRUSTED_TYPES, load_model
 from housing.model.pipeline import split_xy
+from housing.model.scoring import score
 from housing.settings import TrainingSettings
-from housing.stages.evaluate import score
-from housing.stages.io import load_params, write_json
-from housing.stages.train import INFO_FILE, load_model
 from housing.tracking.lineage import lineage_tags
 from housing.tracking.registry import apply_gate
 from housing.tracking.server import ensure_reachable
@@ -31,7 +31,7 @@ def run(
     params_file: Path,
     out: Path,
 ) -> dict:
-    ensure_reachable(settings.tracking_uri, settings.connect_timeout_s)
+    ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment(settings.experiment)
     pipeline = load_model(model_dir)
@@ -63,7 +63,7 @@ def run(
         settings.model_name,
         str(version.version),
         metrics["rmse"],
-        tags["data.test_sha256"],
+        tags[TEST_SPLIT_TAG],
         rescore_champion=lambda uri: score(mlflow.sklearn.load_model(uri), test_csv)["rmse"],
     )
     result = {**decision.as_dict(), "run_id": active.info.run_id}

@@ -6,12 +6,9 @@ import time
 from pathlib import Path
 
 from housing.data.validate import read_raw
+from housing.files import atomic_path, load_params, write_json
 from housing.model import persist
 from housing.model.pipeline import TrainParams, build_pipeline, fit, split_xy
-from housing.stages.io import atomic_path, load_params, write_json
-
-MODEL_FILE = "pipeline.skops"
-INFO_FILE = "train.json"
 
 
 def run(train_csv: Path, out_dir: Path, params_file: Path) -> dict:
@@ -20,11 +17,7 @@ def run(train_csv: Path, out_dir: Path, params_file: Path) -> dict:
     started = time.perf_counter()
     pipeline = fit(build_pipeline(params), X, y, params)
     info = {"fit_seconds": round(time.perf_counter() - started, 3), "train_rows": len(y)}
-    with atomic_path(out_dir / MODEL_FILE) as tmp:
+    with atomic_path(out_dir / persist.MODEL_FILE) as tmp:
         persist.save(pipeline, tmp)
-    write_json(out_dir / INFO_FILE, info)
+    write_json(out_dir / persist.INFO_FILE, info)
     return info
-
-
-def load_model(model_dir: Path):
-    return persist.load(model_dir / MODEL_FILE)

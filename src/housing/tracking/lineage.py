@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from housing.data.fetch import sha256_of
+from housing.defaults import TEST_SPLIT_TAG
 
 
 def dvc_md5(data_file: Path) -> str | None:
@@ -33,7 +34,7 @@ def lineage_tags(raw: Path, train_csv: Path, test_csv: Path) -> dict[str, str]:
     tags = {
         "data.raw_sha256": sha256_of(raw),
         "data.train_sha256": sha256_of(train_csv),
-        "data.test_sha256": sha256_of(test_csv),
+        TEST_SPLIT_TAG: sha256_of(test_csv),
         "data.raw_dvc_md5": dvc_md5(raw) or "untracked",
         "git.commit": git_commit(Path.cwd()) or "none",
     }

@@ -9,8 +9,10 @@ from dataclasses import asdict, dataclass
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
+from housing import defaults
+
+CHAMPION = defaults.CHAMPION_ALIAS
+CHALLENGER = defaults.CHALLENGER_ALIAS
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def apply_gate(
 
 def _champion_rmse(client, current, fingerprint: str, rescore: Callable[[str], float]) -> float:
     run = client.get_run(current.run_id) if current.run_id else None
-    if run is not None and run.data.tags.get("data.test_sha256") == fingerprint:
+    if run is not None and run.data.tags.get(defaults.TEST_SPLIT_TAG) == fingerprint:
         if "rmse" in run.data.metrics:
             return float(run.data.metrics["rmse"])
     return rescore(f"models:/{current.name}/{current.version}")

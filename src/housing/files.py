@@ -1,4 +1,4 @@
-"""Small file helpers shared by the stages: atomic writes and params loading."""
+"""Writing files so that a reader never sees half of one, and reading params.yaml's sections."""
 
 from __future__ import annotations
 
@@ -8,22 +8,12 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
-
-def load_params(path: Path, section: str) -> dict:
-    with open(path) as fh:
-        params = yaml.safe_load(fh) or {}
-    if section not in params:
-        raise ValueError(f"{path} has no '{section}' section")
-    return params[section] or {}
-
 
 @contextmanager
-def atomic_path(dest: Path):
+def atomic_path(dest: Path, suffix: str = ""):
     """Yield a temporary path beside `dest`; it replaces `dest` only if the block succeeds."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -35,3 +25,13 @@ def atomic_path(dest: Path):
 def write_json(dest: Path, payload: dict) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def load_params(path: Path, section: str) -> dict:
+    import yaml  # the training side's dependency; the services never read params.yaml
+
+    with open(path) as fh:
+        params = yaml.safe_load(fh) or {}
+    if section not in params:
+        raise ValueError(f"{path} has no '{section}' section")
+    return params[section] or {}
