@@ -39,7 +39,7 @@ async def test_one_replica_down_no_request_fails_and_it_is_ejected():
     async with gateway(fake, **TWO) as client:
         client_app = client._transport.app
         # The start-up probe already found b unready; make it look ready to force a real failure.
-        for replica in client_app.state.upstreams.replicas:
+        for replica in client_app.state.replicas.replicas:
             replica.ready = True
         statuses = [
             (await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())).status_code
@@ -104,6 +104,6 @@ async def test_a_name_with_several_addresses_becomes_several_replicas():
     async with gateway(
         fake, PREDICTOR_URLS="http://localhost:8001", GATEWAY_RESOLVE_REPLICAS="true"
     ) as client:
-        replicas = client._transport.app.state.upstreams.replicas
+        replicas = client._transport.app.state.replicas.replicas
         urls = {r.url for r in replicas}
     assert "http://127.0.0.1:8001" in urls and all("localhost" not in u for u in urls)

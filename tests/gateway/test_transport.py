@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
 
-from gateway.transport import LeanTransport
+from gateway.transport import LeanTransport, ResponseTooLarge
 
 TIMEOUT = {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
 
@@ -126,3 +127,133 @@ def test_nothing_listening_is_a_connect_error():
 
     with pytest.raises(httpx.ConnectError):
         asyncio.run(scenario())
+
+
+def _answer(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return await reader.readexactly(length)
+
+
+def test_a_stray_response_on_an_idle_connection_is_never_handed_to_the_next_caller():
+    """The server answers, then sends a second, unasked-for response while the connection idles."""
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                body = await _read_request(reader)
+                writer.write(_answer(body))
+                await writer.drain()
+                await asyncio.sleep(0.02)
+                writer.write(_answer(b'{"n": "stray"}'))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = LeanTransport()
+        first = (await _post(transport, port, 1)).json()
+        await asyncio.sleep(0.2)  # the stray bytes arrive while the connection is idle
+        second = (await _post(transport, port, 2)).json()
+        await transport.aclose()
+        server.close()
+        return first, second
+
+    assert asyncio.run(scenario()) == ({"n": 1}, {"n": 2})
+
+
+def test_open_connections_per_host_are_capped():
+    open_now, most = 0, 0
+
+    async def handle(reader, writer):
+        nonlocal open_now, most
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            while True:
+                body = await _read_request(reader)
+                await asyncio.sleep(0.05)
+                writer.write(_answer(body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            open_now -= 1
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = LeanTransport(max_per_host=2)
+        answers = await asyncio.gather(*(_post(transport, port, n) for n in range(8)))
+        await transport.aclose()
+        server.close()
+        return [a.json()["n"] for a in answers]
+
+    assert asyncio.run(scenario()) == list(range(8))
+    assert most == 2
+
+
+def test_a_response_over_the_size_cap_is_refused_and_its_connection_closed():
+    async def scenario():
+        seen_eof = asyncio.Event()
+
+        async def handle(reader, writer):
+            await _read_request(reader)
+            writer.write(_answer(b"x" * 300_000))
+            await writer.drain()
+            with contextlib.suppress(ConnectionError):  # EOF, or a reset: the client closed
+                await reader.read()
+            seen_eof.set()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = LeanTransport(max_response_bytes=100_000)
+        with pytest.raises(ResponseTooLarge):
+            await _post(transport, port, 1)
+        await asyncio.wait_for(seen_eof.wait(), 2)
+        idle = sum(len(c) for c in transport._idle.values())
+        await transport.aclose()
+        server.close()
+        return idle
+
+    assert asyncio.run(scenario()) == 0
+
+
+def test_a_cancelled_request_closes_its_connection():
+    async def scenario():
+        seen_eof = asyncio.Event()
+
+        async def handle(reader, writer):
+            await _read_request(reader)  # and never answer
+            with contextlib.suppress(ConnectionError):  # EOF, or a reset: the client closed
+                await reader.read()
+            seen_eof.set()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = LeanTransport()
+        task = asyncio.create_task(_post(transport, port, 1))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(seen_eof.wait(), 2)  # the server sees the connection end
+        idle = sum(len(c) for c in transport._idle.values())
+        await transport.aclose()
+        server.close()
+        return idle
+
+    assert asyncio.run(scenario()) == 0

@@ -1,12 +1,14 @@
-"""`python -m gateway`: serve with uvicorn on the configured host and port."""
+"""`python -m gateway`: serve on the configured host and port (`health`: probe it)."""
+
+import sys
 
 from gateway.settings import GatewaySettings
-from housing.web.runtime import serve
+from housing.web.runtime import run
 
 
 def main() -> None:
     settings = GatewaySettings()  # fails here, with a clear message, when no key is configured
-    serve("gateway.app:create_app", settings.host, settings.port)
+    run("gateway.app:create_app", settings.host, settings.port, sys.argv[1:])
 
 
 if __name__ == "__main__":

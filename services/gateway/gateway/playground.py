@@ -7,9 +7,14 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from housing.contract import CATEGORIES, EXAMPLE_RECORD, NULLABLE, NUMERIC
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from housing.contract import CATEGORICAL, CATEGORIES, EXAMPLE_RECORD, NULLABLE, NUMERIC
 
 PAGE = Path(__file__).with_name("static") / "playground.html"
+
+router = APIRouter()
 
 
 def _field(name: str) -> str:
@@ -34,6 +39,15 @@ def _field(name: str) -> str:
 
 @lru_cache
 def render() -> str:
-    fields = "\n".join(_field(name) for name in (*NUMERIC, "ocean_proximity"))
+    fields = "\n".join(_field(name) for name in (*NUMERIC, CATEGORICAL))
     template = PAGE.read_text()
-    return template.replace("{{FIELDS}}", fields).replace("{{NUMERIC}}", json.dumps(list(NUMERIC)))
+    return (
+        template.replace("{{FIELDS}}", fields)
+        .replace("{{NUMERIC}}", json.dumps(list(NUMERIC)))
+        .replace("{{CATEGORICAL}}", json.dumps(CATEGORICAL))
+    )
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> HTMLResponse:
+    return HTMLResponse(render())

@@ -1,11 +1,16 @@
 """A lean HTTP/1.1 keep-alive transport for httpx, for plain-HTTP calls to the predictors.
 
-httpx's default transport (httpcore) costs about 0.5-1 ms of CPU per request here, more than the
-rest of the gateway's work together. The gateway only ever sends small POSTs to a few known
-hosts over plain HTTP inside the stack, so this transport does just that: a pool of idle
-connections per host, one request at a time per connection, responses parsed by httptools (the
-parser uvicorn uses). The httpx.AsyncClient API, timeouts and exception types stay the same;
-anything else (https) goes to httpx's own transport.
+It earns its place by CPU: `make bench` runs the gateway with it and with httpx's default
+transport (httpcore) in the same run and reports the gateway's CPU per request for both; see the
+README's benchmark table for the latest figures. The gateway only ever sends small POSTs to a few
+known hosts over plain HTTP inside the stack, so this does just that: per host, a pool of idle
+connections and a cap on open ones; one request at a time per connection; responses parsed by
+httptools (the parser uvicorn uses) and capped in size. The httpx.AsyncClient API, timeouts and
+exception types stay the same; anything else (https) goes to httpx's own transport.
+
+A connection is reused only when it is known clean: its last response was complete, the server
+allowed keep-alive, and no byte has arrived since. Anything else (a stray byte while idle, an
+error, a timeout, a cancelled request) closes it.
 """
 
 from __future__ import annotations
@@ -16,42 +21,93 @@ from collections import defaultdict
 import httptools
 import httpx
 
+from housing.defaults import MAX_BODY_BYTES
 
-class _Response:
-    """httptools parser callbacks, collecting one response."""
 
-    def __init__(self):
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body = bytearray()
-        self.done = False
-        self.keep_alive = False
+class ResponseTooLarge(httpx.RemoteProtocolError):
+    """The upstream's response is larger than the transport accepts."""
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP connection: parses the response to the request in flight, if any."""
+
+    def __init__(self, max_response_bytes: int):
+        self.max_response_bytes = max_response_bytes
+        self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
+        self.reusable = True  # until a stray byte, an error or a close says otherwise
+        self.received = False  # any byte of the response in flight
+        self._done: asyncio.Future | None = None
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body = bytearray()
 
+    # asyncio.Protocol
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data: bytes):
+        if self._done is None or self._done.done():
+            self.close()  # a byte nobody asked for: the next caller must not read it
+            return
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError(f"malformed response: {exc}"))
+
+    def connection_lost(self, exc):
+        self.reusable = False
+        self._fail(ConnectionResetError("server closed the connection"))
+
+    # httptools callbacks
     def on_header(self, name: bytes, value: bytes):
-        self.headers.append((name, value))
+        self._headers.append((name, value))
 
     def on_body(self, body: bytes):
-        self.body += body
+        self._body += body
+        if len(self._body) > self.max_response_bytes:
+            limit = self.max_response_bytes
+            self._fail(ResponseTooLarge(f"response larger than {limit} bytes"))
 
     def on_message_complete(self):
         # Asked here: once the parser has finished the message it reports False.
-        self.keep_alive = self.parser.should_keep_alive()
-        self.done = True
+        self.reusable = self.reusable and self.parser.should_keep_alive()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
 
+    def _fail(self, exc: Exception):
+        self.close()
+        if self._done is not None and not self._done.done():
+            self._done.set_exception(exc)
 
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader = reader
-        self.writer = writer
+    async def exchange(self, payload: bytes, read_timeout: float | None) -> httpx.Response:
+        self._done = asyncio.get_running_loop().create_future()
+        self._headers, self._body, self.received = [], bytearray(), False
+        self.transport.write(payload)
+        async with asyncio.timeout(read_timeout):
+            await self._done
+        return httpx.Response(
+            self.parser.get_status_code(), headers=self._headers, content=bytes(self._body)
+        )
 
     def close(self):
-        self.writer.close()
+        self.reusable = False
+        if self.transport is not None:
+            self.transport.close()
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
-    def __init__(self, max_idle_per_host: int = 64):
+    def __init__(
+        self,
+        max_idle_per_host: int = 64,
+        max_per_host: int = 256,
+        max_response_bytes: int = MAX_BODY_BYTES,
+    ):
         self.max_idle_per_host = max_idle_per_host
+        self.max_per_host = max_per_host
+        self.max_response_bytes = max_response_bytes
         self._idle: dict[tuple[str, int], list[_Connection]] = defaultdict(list)
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._fallback = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -60,26 +116,41 @@ class LeanTransport(httpx.AsyncBaseTransport):
         timeout = request.extensions.get("timeout", {})
         key = (request.url.host, request.url.port or 80)
         payload = self._encode(request, await request.aread())
+        slots = self._slots.setdefault(key, asyncio.Semaphore(self.max_per_host))
+        try:
+            await asyncio.wait_for(slots.acquire(), timeout.get("pool"))
+        except TimeoutError as exc:
+            raise httpx.PoolTimeout(f"{self.max_per_host} connections to {key} busy") from exc
+        try:
+            return await self._send(key, payload, timeout)
+        finally:
+            slots.release()
+
+    async def _send(self, key, payload: bytes, timeout: dict) -> httpx.Response:
         idle = self._idle[key]
         while idle:  # a reused connection may have been closed by the server meanwhile
             conn = idle.pop()
+            if not conn.reusable:
+                continue
             try:
-                return await self._exchange(conn, key, payload, timeout, reused=True)
+                return await self._exchange(conn, key, payload, timeout)
             except _StaleConnection:
                 continue
         conn = await self._connect(key, timeout.get("connect"))
-        return await self._exchange(conn, key, payload, timeout, reused=False)
+        return await self._exchange(conn, key, payload, timeout, fresh=True)
 
-    async def _connect(self, key, connect_timeout):
+    async def _connect(self, key, connect_timeout) -> _Connection:
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*key), timeout=connect_timeout
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _Connection(self.max_response_bytes), *key),
+                timeout=connect_timeout,
             )
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(f"connect to {key[0]}:{key[1]} timed out") from exc
         except OSError as exc:
             raise httpx.ConnectError(f"cannot connect to {key[0]}:{key[1]}: {exc}") from exc
-        return _Connection(reader, writer)
+        return conn
 
     @staticmethod
     def _encode(request: httpx.Request, body: bytes) -> bytes:
@@ -91,36 +162,24 @@ class LeanTransport(httpx.AsyncBaseTransport):
         lines.append(b"Content-Length: " + str(len(body)).encode())
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
-    async def _exchange(self, conn, key, payload, timeout, reused: bool) -> httpx.Response:
-        response = _Response()
-        received = False
+    async def _exchange(self, conn, key, payload, timeout, fresh=False) -> httpx.Response:
+        returned = False
         try:
-            conn.writer.write(payload)
-            read_timeout = timeout.get("read")
-            async with asyncio.timeout(read_timeout):
-                while not response.done:
-                    data = await conn.reader.read(65536)
-                    if not data:
-                        raise ConnectionResetError("server closed the connection")
-                    received = True
-                    response.parser.feed_data(data)
+            response = await conn.exchange(payload, timeout.get("read"))
+            returned = True
         except TimeoutError as exc:
-            conn.close()
             raise httpx.ReadTimeout(f"{key[0]}:{key[1]} did not answer in time") from exc
-        except (OSError, httptools.HttpParserError) as exc:
-            conn.close()
-            if reused and not received:
+        except ConnectionResetError as exc:
+            if not fresh and not conn.received:  # closed by the server while idle: retry
                 raise _StaleConnection from exc
             raise httpx.RemoteProtocolError(f"{key[0]}:{key[1]}: {exc}") from exc
-        if response.keep_alive and len(self._idle[key]) < self.max_idle_per_host:
-            self._idle[key].append(conn)
-        else:
-            conn.close()
-        return httpx.Response(
-            response.parser.get_status_code(),
-            headers=response.headers,
-            content=bytes(response.body),
-        )
+        finally:
+            # Cancelled, failed or not keep-alive: never back to the pool.
+            if returned and conn.reusable and len(self._idle[key]) < self.max_idle_per_host:
+                self._idle[key].append(conn)
+            else:
+                conn.close()
+        return response
 
     async def aclose(self) -> None:
         for conns in self._idle.values():

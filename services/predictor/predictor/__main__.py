@@ -1,12 +1,14 @@
-"""`python -m predictor`: serve with uvicorn on the configured host and port."""
+"""`python -m predictor`: serve on the configured host and port (`health`: probe it)."""
 
-from housing.web.runtime import serve
+import sys
+
+from housing.web.runtime import run
 from predictor.settings import PredictorSettings
 
 
 def main() -> None:
     settings = PredictorSettings()
-    serve("predictor.app:create_app", settings.host, settings.port)
+    run("predictor.app:create_app", settings.host, settings.port, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from housing.failures import first_line
 from housing.web.runtime import cancel, settle_heap
 from predictor.served import ServedModel
 from predictor.store import ModelStore
@@ -35,6 +36,7 @@ class ModelManager:
             "Versions that failed to load or warm up",
             registry=registry,
         )
+        self.polls = Counter("predictor_registry_polls", "Alias lookups made", registry=registry)
         self.poll_failures = Counter(
             "predictor_registry_poll_failures_total",
             "Alias lookups that failed (registry unreachable)",
@@ -63,11 +65,12 @@ class ModelManager:
 
     async def poll_once(self) -> None:
         async with self._lock:
+            self.polls.inc()
             try:
                 info = await asyncio.to_thread(self.store.resolve)
             except Exception as exc:  # noqa: BLE001 - registry down: keep serving what we have
                 self.poll_failures.inc()
-                log.warning("cannot resolve the alias (%s); serving on", _first_line(exc))
+                log.warning("cannot resolve the alias (%s); serving on", first_line(exc))
                 return
             if self.current is not None and info.version == self.current.version:
                 return
@@ -76,15 +79,15 @@ class ModelManager:
             try:
                 folder = await asyncio.to_thread(self.store.download, info)
             except Exception as exc:  # noqa: BLE001 - transient: try again next poll
-                log.warning("cannot download v%s (%s); will retry", info.version, _first_line(exc))
+                log.warning("cannot download v%s (%s); will retry", info.version, first_line(exc))
                 return
             started = time.perf_counter()
             try:
                 model = await asyncio.to_thread(self.store.load, folder, "registry")
             except Exception as exc:  # noqa: BLE001 - a broken version is refused, not served
                 self.load_failures.inc()
-                self.refused[info.version] = _first_line(exc)
-                log.error("refused v%s: %s", info.version, _first_line(exc))
+                self.refused[info.version] = first_line(exc)
+                log.error("refused v%s: %s", info.version, first_line(exc))
                 return
             self.store.remember(info.version)
             previous = self.current.version if self.current else None
@@ -101,8 +104,3 @@ class ModelManager:
         self.swaps.inc()
         self.version_gauge.set(float(model.version) if model.version.isdigit() else -1)
         settle_heap()
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -13,6 +13,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
 
 class RequestMetrics:
     def __init__(self, registry: CollectorRegistry, prefix: str):
@@ -27,7 +29,7 @@ class RequestMetrics:
             "HTTP request latency by route and status",
             ["route", "status"],
             registry=registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=LATENCY_BUCKETS,
         )
 
 

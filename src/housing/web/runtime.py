@@ -5,6 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import sys
+import urllib.request
+
+from housing.defaults import LOCAL_HOST
+
+
+def run(factory: str, host: str, port: int, argv: list[str]) -> None:
+    """A service's `python -m` entry: serve, or with `health` probe the server as a container's
+    healthcheck does (exit 0 when /health/ready answers 200), on the port its settings name."""
+    if argv == ["health"]:
+        sys.exit(0 if ready(port) else 1)
+    if argv:
+        sys.exit(f"usage: python -m {factory.split('.')[0]} [health]")
+    serve(factory, host, port)
+
+
+def ready(port: int, timeout_s: float = 2.0) -> bool:
+    url = f"http://{LOCAL_HOST}:{port}/health/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
 
 
 def serve(factory: str, host: str, port: int) -> None:
@@ -33,10 +56,10 @@ async def cancel(task: asyncio.Task | None) -> None:
 def settle_heap() -> None:
     """Collect once, then keep everything alive now out of the cyclic collector's sweeps.
 
-    A loaded model is ~180,000 long-lived objects; every full collection walked them all
-    (~110 ms here), and a 10,000-record request allocates enough to trigger one every few
-    requests. Call this after the long-lived state changes (startup, a model swap): whatever
-    it froze before and is garbage now is collected first.
+    A loaded model is a great many long-lived objects; every full collection walked them all, and a
+    large batch allocates enough to trigger one every few requests. Call this after the long-lived
+    state changes (startup, a model swap): whatever it froze before and is garbage now is collected
+    first.
     """
     gc.unfreeze()
     gc.collect()

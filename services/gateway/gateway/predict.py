@@ -1,0 +1,57 @@
+"""POST /predict: checked here, answered by a predictor, its bytes passed back unchanged."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.forward import UpstreamFailed, UpstreamTimeout
+from gateway.replicas import NoUpstream
+from gateway.security import Caller, RequestId
+from housing.contract import PredictResponse
+from housing.web import body
+from housing.web.errors import error_response
+
+RETRY_AFTER_S = "1"
+PASSED_THROUGH = ("content-type",)
+
+router = APIRouter()
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses={
+        **body.ERROR_RESPONSES,
+        401: {"description": "Missing or invalid API key"},
+        429: {"description": "Rate limit exceeded; see Retry-After"},
+        502: {"description": "The predictors failed"},
+        503: {"description": "No predictor is ready; see Retry-After"},
+        504: {"description": "The predictor did not answer in time"},
+    },
+)
+async def predict(request: Request, trace_id: RequestId, _caller: Caller) -> Response:
+    """One district, or `{"records": [...]}`: one price per record, in order."""
+    trace = {"X-Request-ID": trace_id}
+    state = request.app.state
+    try:
+        await body.read_records(request, state.settings.max_records)
+    except body.BadBody as bad:
+        bad.response.headers.update(trace)
+        return bad.response
+    # Validated above; forwarded as received (Starlette keeps the bytes it read).
+    raw = await request.body()
+    try:
+        upstream = await state.forwarder.post(
+            "/predict", raw, {"content-type": "application/json", **trace}
+        )
+    except NoUpstream:
+        return error_response(
+            503, "no predictor is ready; try again shortly", {**trace, "Retry-After": RETRY_AFTER_S}
+        )
+    except UpstreamTimeout:
+        return error_response(504, "the predictor did not answer in time", trace)
+    except UpstreamFailed as exc:
+        return error_response(502, f"the predictor failed ({exc.args[0]})", trace)
+    # The predictor wrote the request id into its answer: its bytes go back as they are.
+    headers = {k: v for k, v in upstream.headers.items() if k in PASSED_THROUGH}
+    return Response(upstream.content, upstream.status_code, {**headers, **trace})

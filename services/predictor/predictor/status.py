@@ -1,0 +1,38 @@
+"""GET /health/ready and /model: whether a model serves, and which."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from housing.web.errors import error_response
+
+RETRY_AFTER_S = "5"
+
+router = APIRouter()
+
+
+def not_ready(headers: dict[str, str] | None = None) -> JSONResponse:
+    return error_response(
+        503,
+        "no model is loaded yet; try again shortly",
+        {**(headers or {}), "Retry-After": RETRY_AFTER_S},
+    )
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> JSONResponse:
+    model = request.app.state.manager.current
+    if model is None:
+        return not_ready()
+    return JSONResponse({"status": "ready", "model": model.ref()})
+
+
+@router.get("/model")
+async def model_info(request: Request) -> JSONResponse:
+    """The version serving now, where it came from, and the versions refused so far."""
+    manager = request.app.state.manager
+    model = manager.current
+    if model is None:
+        return not_ready()
+    return JSONResponse({**model.describe(), "refused_versions": manager.refused})
