@@ -1,7 +1,6 @@
 # The commands a person and CI run; CI (.ci/run, .github/workflows) calls these targets verbatim.
 SHELL := /bin/bash
 VENV ?= .venv
-PYTHON ?= python3
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
@@ -9,20 +8,29 @@ export PATH := $(BIN):$(PATH)
 SANDBOX_IMAGES := $(wildcard ../shared/sandbox/images.env)
 ifneq ($(SANDBOX_IMAGES),)
 include $(SANDBOX_IMAGES)
-export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE NGINX_IMAGE
+export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE
 endif
 
-.PHONY: help install native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
+.PHONY: help install lock native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed native  ## create .venv with every pinned dependency
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+# uv installs exactly what uv.lock holds (transitive dependencies included, with hashes), on the
+# Python that pyproject.toml's requires-python names; it never downloads an interpreter.
+UV := $(abspath .tools)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+install: $(VENV)/.installed native  ## create .venv from uv.lock (every dependency pinned and hashed)
+$(UV): pyproject.toml scripts/install-uv.sh
+	scripts/install-uv.sh .tools
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --extra dev
 	touch $@
+
+lock: $(UV)  ## re-resolve uv.lock after a change to pyproject.toml's dependencies
+	$(UV) lock
 
 NATIVE := src/housing/model/_leaf_tables.so
 native: $(NATIVE)  ## compile the predictor's C tree kernel (optional: numpy without a compiler)
@@ -62,10 +70,11 @@ chaos: stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (pri
 deploy-test: install  ## deploy_to_ec2.sh against a local sshd + registry: release, then rollback
 	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py
 
-lint: install  ## ruff, hadolint, shellcheck, actionlint, compose config
+lint: install  ## uv.lock in step, ruff, hadolint, shellcheck, actionlint, compose config
+	$(UV) lock --check
 	ruff check src services tests bench scripts deploy
 	ruff format --check src services tests bench scripts deploy
-	hadolint services/*/Dockerfile
+	hadolint Dockerfile
 	shellcheck scripts/*.sh deploy/*.sh services/mlflow/start.sh .ci/run
 	actionlint
 	POSTGRES_PASSWORD=x S3_ACCESS_KEY=x S3_SECRET_KEY=x GATEWAY_API_KEYS=x docker compose config -q
@@ -78,4 +87,4 @@ clean:  ## remove pipeline outputs and the local MLflow store (not the raw data)
 	rm -rf data/prepared models metrics mlflow.db mlruns mlartifacts .dvc/cache
 
 bench: pipeline  ## predictor and gateway vs `mlflow models serve` (writes bench/results/bench.json)
-	python bench/run.py
+	python -m bench.run

@@ -8,6 +8,6 @@ exec mlflow server \
   --serve-artifacts \
   --artifacts-destination "s3://${MLFLOW_BUCKET}/artifacts" \
   --host 0.0.0.0 \
-  --port 5000 \
+  --port "$MLFLOW_PORT" \
   --workers "${MLFLOW_WORKERS:-2}" \
   --allowed-hosts "$MLFLOW_ALLOWED_HOSTS"

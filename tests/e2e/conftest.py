@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from housing import defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,12 +54,12 @@ def api_key() -> str:
 
 @pytest.fixture(scope="session")
 def gateway() -> str:
-    return f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"
+    return f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', defaults.GATEWAY_PORT)}"
 
 
 @pytest.fixture(scope="session")
 def mlflow_ui() -> str:
-    return f"http://127.0.0.1:{os.environ.get('MLFLOW_UI_PORT', '5000')}"
+    return f"http://127.0.0.1:{os.environ.get('MLFLOW_UI_PORT', defaults.MLFLOW_PORT)}"
 
 
 class Registry:
@@ -71,7 +74,8 @@ class Registry:
         return response.json()
 
     def champion(self) -> str:
-        found = self.get("registered-models/alias", name=self.name, alias="champion")
+        alias = defaults.CHAMPION_ALIAS
+        found = self.get("registered-models/alias", name=self.name, alias=alias)
         return found["model_version"]["version"]
 
     def versions(self) -> list[str]:
@@ -91,7 +95,7 @@ class Registry:
 
 @pytest.fixture(scope="session")
 def registry(mlflow_ui) -> Registry:
-    return Registry(mlflow_ui, os.environ.get("HOUSING_MODEL_NAME", "housing-price"))
+    return Registry(mlflow_ui, os.environ.get("HOUSING_MODEL_NAME", defaults.MODEL_NAME))
 
 
 def wait_until(check, timeout_s: float, what: str, every: float = 0.5):
@@ -116,6 +120,17 @@ def served_version(gateway: str, key: str) -> str:
     )
     response.raise_for_status()
     return response.json()["model"]["version"]
+
+
+def predictor_metric(name: str) -> float:
+    """A counter of the (first) predictor, read inside its container: it publishes no port."""
+    script = (
+        "import urllib.request as u; "
+        f"print(u.urlopen('http://127.0.0.1:{defaults.PREDICTOR_PORT}/metrics').read().decode())"
+    )
+    text = compose("exec", "-T", "predictor", "python", "-c", script).stdout
+    found = re.search(rf"^{name} ([\d.e+]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def compose_ps() -> list[dict]:

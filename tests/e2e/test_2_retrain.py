@@ -53,7 +53,7 @@ def test_better_model_takes_over_without_a_failed_request(registry, gateway, api
         after = registry.champion()
         assert after != before
         wait_until(lambda: served_version(gateway, api_key) == after, 60, "new version served")
-        time.sleep(1)
+        wait_until(lambda: versions[-1] == after, 30, "the load served by the new version")
     finally:
         stop.set()
         thread.join(timeout=15)

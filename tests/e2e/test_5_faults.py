@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from housing.contract import EXAMPLE_RECORD
-from tests.e2e.conftest import compose, compose_ps, wait_until
+from tests.e2e.conftest import compose, compose_ps, predictor_metric, wait_until
 
 
 class SteadyLoad:
@@ -37,8 +37,13 @@ class SteadyLoad:
 
     def __enter__(self):
         self._thread.start()
-        time.sleep(0.5)
+        self.wait_for(10)
         return self
+
+    def wait_for(self, more: int, timeout_s: float = 30) -> None:
+        """Until `more` requests beyond those made so far have been answered."""
+        target = len(self.results) + more
+        wait_until(lambda: len(self.results) >= target, timeout_s, f"{more} more requests")
 
     def __exit__(self, *exc):
         self._stop.set()
@@ -54,11 +59,16 @@ def predictors() -> list[str]:
     )
 
 
+def ready_predictors(gateway: str) -> int:
+    states = httpx.get(f"{gateway}/health/ready", timeout=5).json()["predictors"]
+    return sum(1 for s in states if s["ready"])
+
+
 @pytest.fixture
-def two_predictors():
+def two_predictors(gateway):
     compose("up", "-d", "--wait", "--scale", "predictor=2", "--no-recreate")
     assert len(predictors()) == 2
-    time.sleep(2.5)  # the gateway's next resolve and probe see both
+    wait_until(lambda: ready_predictors(gateway) == 2, 30, "the gateway seeing both replicas")
     yield predictors()
     compose("up", "-d", "--wait", "--scale", "predictor=1")
 
@@ -74,13 +84,18 @@ def test_kill_one_of_two_replicas(two_predictors, gateway, api_key):
     with SteadyLoad(gateway, api_key) as load:
         killed_at = time.monotonic()
         subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
-        time.sleep(3)
+        wait_until(lambda: ready_predictors(gateway) == 1, 30, "the gateway seeing one replica")
+        load.wait_for(100)  # a steady stretch on the survivor alone
         failures = [t - killed_at for t, s, _ in load.results if t >= killed_at and s != 200]
         subprocess.run(["docker", "start", victim], check=True, capture_output=True)
-        wait_until(lambda: len(predictors()) == 2, 60, "the killed replica running again")
-        time.sleep(4)  # ready, then seen by the gateway's probe
+        wait_until(lambda: ready_predictors(gateway) == 2, 90, "the killed replica ready again")
         before = upstream_counts(gateway)
-        time.sleep(3)
+
+        def both_serve() -> bool:
+            now = upstream_counts(gateway)
+            return sum(now[url] > before.get(url, 0) for url in now) == 2
+
+        wait_until(both_serve, 30, "both replicas answering requests")
         after = upstream_counts(gateway)
     # One client: at most the one request in flight on the killed replica fails, right away.
     assert len(failures) <= 1 and all(t < 1.0 for t in failures), failures
@@ -127,8 +142,13 @@ def test_every_predictor_down_is_503_fast_then_recovers(gateway, api_key):
 def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
     versions = registry.versions()
     with SteadyLoad(gateway, api_key) as load:
+        polls = predictor_metric("predictor_registry_polls_total")
         compose("stop", store)
-        time.sleep(6)  # more than one poll interval of the predictor
+        wait_until(
+            lambda: predictor_metric("predictor_registry_polls_total") >= polls + 2,
+            60,
+            f"two registry polls of the predictor with {store} stopped",
+        )
         ready = httpx.get(f"{gateway}/health/ready", timeout=5).status_code
         trainer = compose("run", "--rm", "--no-deps", "trainer", check=False, timeout=300)
         compose("start", store)
@@ -136,7 +156,7 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
             # The sandbox's S3 stand-in keeps objects in memory: it comes back empty, so mlflow
             # recreates its bucket at start. MinIO keeps them; this restart is only for here.
             compose("restart", "mlflow")
-        time.sleep(2)
+        load.wait_for(50)  # predictions go on while the store comes back
     assert load.failed() == 0 and ready == 200
     assert trainer.returncode != 0
     message = (trainer.stdout + trainer.stderr).strip().splitlines()[-1]
@@ -154,10 +174,10 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
 
 def test_sigterm_lets_requests_in_flight_finish(gateway, api_key):
     with SteadyLoad(gateway, api_key, pause_s=0.0) as load:
-        time.sleep(1)
+        load.wait_for(50)
         stopped_at = time.monotonic()
-        compose("stop", "predictor")
-        time.sleep(1)
+        compose("stop", "predictor")  # returns once the container has stopped
+        load.wait_for(1)  # the answer to whatever was in flight is recorded
     in_flight = [s for t, s, d in load.results if t < stopped_at < t + d]
     compose("start", "predictor")  # `up` would run the trainer again first
     wait_until(
@@ -165,5 +185,6 @@ def test_sigterm_lets_requests_in_flight_finish(gateway, api_key):
         90,
         "the gateway ready again",
     )
+    assert in_flight, "no request was in flight when the predictor was stopped"
     assert all(s == 200 for s in in_flight), in_flight
     print(f"\ngraceful stop: {len(in_flight)} request(s) in flight finished with 200")
