@@ -20,6 +20,8 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from housing.defaults import GATEWAY_PORT, MLFLOW_PORT
+
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 ASSUME_EC2 = {
     "Version": "2012-10-17",
@@ -83,7 +85,7 @@ def ensure_security_group(
     wanted = [
         _rule(gateway_port, "0.0.0.0/0", "gateway (the public API)"),
         _rule(22, admin_cidr, "SSH for deploys"),
-        _rule(5000, admin_cidr, "MLflow UI"),
+        _rule(MLFLOW_PORT, admin_cidr, "MLflow UI"),
     ]
     key = lambda r: (r["FromPort"], r["IpRanges"][0]["CidrIp"])  # noqa: E731
     have = {(p.get("FromPort"), ip["CidrIp"]) for p in current for ip in p.get("IpRanges", [])}
@@ -283,7 +285,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--key-name", help="EC2 key pair for SSH")
     p.add_argument("--instance-type", default="t3.large")
     p.add_argument("--disk-gb", type=int, default=40)
-    p.add_argument("--gateway-port", type=int, default=8000)
+    p.add_argument("--gateway-port", type=int, default=GATEWAY_PORT)
     p.add_argument("--vpc-id")
     p.add_argument("--subnet-id")
     p.add_argument("--bucket", help="artifact bucket (default: <name>-artifacts-<account>)")

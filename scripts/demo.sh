@@ -5,10 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MLFLOW_UI_PORT="${MLFLOW_UI_PORT:-5000}"
-PREDICTOR_PORT="${PREDICTOR_PORT:-8001}"
-GATEWAY_PORT="${GATEWAY_PORT:-8000}"
-STORE="${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}"
+# Defaults and the example district from their one definition (housing.defaults, the contract).
+read -r d_mlflow d_predictor d_gateway d_store < <(python -c 'from housing import defaults as d
+print(d.MLFLOW_PORT, d.PREDICTOR_PORT, d.GATEWAY_PORT, d.LOCAL_TRACKING_URI)')
+body="$(python -c 'import json; from housing.contract import EXAMPLE_RECORD as r; print(json.dumps(r))')"
+MLFLOW_UI_PORT="${MLFLOW_UI_PORT:-$d_mlflow}"
+PREDICTOR_PORT="${PREDICTOR_PORT:-$d_predictor}"
+GATEWAY_PORT="${GATEWAY_PORT:-$d_gateway}"
+STORE="${MLFLOW_TRACKING_URI:-$d_store}"
 mkdir -p .demo
 if [ -z "${GATEWAY_API_KEYS:-}" ]; then
   GATEWAY_API_KEYS="$(python -c 'import secrets; print(secrets.token_urlsafe(24))')"
@@ -67,7 +71,6 @@ print(f"\nmodel {reg['name']}: champion is v{reg['champion_version']} "
       f"(last run: v{reg['version']}, {reg['reason']})")
 print(f"test RMSE {metrics['rmse']:,.0f}  MAE {metrics['mae']:,.0f}  R² {metrics['r2']:.3f}")
 PY
-body='{"longitude": -122.23, "latitude": 37.88, "housing_median_age": 41, "total_rooms": 880, "total_bedrooms": 129, "population": 322, "households": 126, "median_income": 8.3252, "ocean_proximity": "NEAR BAY"}'
 cat <<EOT
 
   MLflow UI   http://127.0.0.1:$MLFLOW_UI_PORT

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from housing.defaults import GATEWAY_PORT, MLFLOW_PORT
 from tests.deploy.conftest import ROOT
 
 REGION = "eu-west-1"
@@ -64,7 +65,11 @@ def test_dry_run_creates_nothing():
 def test_provisions_everything_with_least_access():
     plan = run("--ecr")
     result = plan.result
-    assert ingress(result["security_group"]) == {(8000, "0.0.0.0/0"), (22, ADMIN), (5000, ADMIN)}
+    assert ingress(result["security_group"]) == {
+        (GATEWAY_PORT, "0.0.0.0/0"),
+        (22, ADMIN),
+        (MLFLOW_PORT, ADMIN),
+    }
     assert result["bucket"] in [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
     iam = boto3.client("iam")
     policy = iam.get_role_policy(RoleName="housing-mlops", PolicyName="housing-mlops-artifacts")
@@ -112,9 +117,9 @@ def test_drifted_security_group_is_repaired():
     again = run()
     assert any("revoke" in a for a in again.actions) and any("open" in a for a in again.actions)
     assert ingress(first.result["security_group"]) == {
-        (8000, "0.0.0.0/0"),
+        (GATEWAY_PORT, "0.0.0.0/0"),
         (22, ADMIN),
-        (5000, ADMIN),
+        (MLFLOW_PORT, ADMIN),
     }
 
 

@@ -122,13 +122,16 @@ def served_version(gateway: str, key: str) -> str:
     return response.json()["model"]["version"]
 
 
+def predictor_get(path: str) -> str:
+    """GET `path` from the (first) predictor, inside its container: it publishes no port."""
+    url = f"http://127.0.0.1:{defaults.PREDICTOR_PORT}{path}"
+    script = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=5).read().decode())"
+    return compose("exec", "-T", "predictor", "python", "-c", script).stdout
+
+
 def predictor_metric(name: str) -> float:
-    """A counter of the (first) predictor, read inside its container: it publishes no port."""
-    script = (
-        "import urllib.request as u; "
-        f"print(u.urlopen('http://127.0.0.1:{defaults.PREDICTOR_PORT}/metrics').read().decode())"
-    )
-    text = compose("exec", "-T", "predictor", "python", "-c", script).stdout
+    """A counter of the (first) predictor."""
+    text = predictor_get("/metrics")
     found = re.search(rf"^{name} ([\d.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 

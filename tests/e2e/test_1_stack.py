@@ -7,8 +7,9 @@ import subprocess
 
 import httpx
 
+from housing import defaults
 from housing.contract import EXAMPLE_RECORD
-from tests.e2e.conftest import compose, compose_ps
+from tests.e2e.conftest import compose, compose_ps, predictor_get
 
 OURS = ("mlflow", "trainer", "predictor", "gateway")
 
@@ -25,11 +26,7 @@ def test_prediction_through_the_gateway(gateway, api_key, registry):
 
 def test_the_predictor_image_serves_with_its_tree_kernel(gateway, api_key):
     """The image's build stage compiled leaf_tables.c, and the predictor loaded it."""
-    read_model = (
-        "import json, urllib.request; "
-        "print(urllib.request.urlopen('http://127.0.0.1:8001/model', timeout=5).read().decode())"
-    )
-    info = json.loads(compose("exec", "-T", "predictor", "python", "-c", read_model).stdout)
+    info = json.loads(predictor_get("/model"))
     assert info["fast_path"] and info["trees"] == "c", info
 
 
@@ -51,7 +48,10 @@ def test_only_the_gateway_and_mlflow_ui_are_published():
         for publisher in container.get("Publishers") or []:
             if publisher.get("PublishedPort"):
                 published.setdefault(container["Service"], set()).add(publisher["TargetPort"])
-    assert published == {"gateway": {8000}, "mlflow": {5000}}, published
+    assert published == {
+        "gateway": {defaults.GATEWAY_PORT},
+        "mlflow": {defaults.MLFLOW_PORT},
+    }, published
 
 
 def test_our_containers_do_not_run_as_root():

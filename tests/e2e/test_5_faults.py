@@ -139,7 +139,7 @@ def test_every_predictor_down_is_503_fast_then_recovers(gateway, api_key):
 
 
 @pytest.mark.parametrize("store", ["mlflow", "postgres", "s3"])
-def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
+def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry, mlflow_ui):
     versions = registry.versions()
     with SteadyLoad(gateway, api_key) as load:
         polls = predictor_metric("predictor_registry_polls_total")
@@ -163,7 +163,7 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry):
     assert "trainer: FAILED" in message, message
     if store != "s3":  # a stopped S3 stand-in loses its objects (in memory), MinIO would not
         wait_until(
-            lambda: httpx.get("http://127.0.0.1:5000/health", timeout=5).status_code == 200,
+            lambda: httpx.get(f"{mlflow_ui}/health", timeout=5).status_code == 200,
             120,
             "mlflow healthy again",
         )

@@ -101,6 +101,16 @@ def test_keys_file(tmp_path):
     assert configured.keys() == ["file-key-0123456789abcdef"]
 
 
+async def test_openapi_declares_both_ways_to_send_a_key():
+    async with gateway(FakePredictors()) as client:
+        spec = (await client.get("/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    assert schemes["Bearer"]["type"] == "http" and schemes["Bearer"]["scheme"] == "bearer"
+    assert spec["paths"]["/predict"]["post"]["security"] == [{"ApiKey": []}, {"Bearer": []}]
+    assert "security" not in spec["paths"]["/health/ready"]["get"]
+
+
 async def test_openapi_documents_the_predict_body():
     async with gateway(FakePredictors()) as client:
         spec = (await client.get("/openapi.json")).json()

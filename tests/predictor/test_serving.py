@@ -29,6 +29,16 @@ def test_serves_the_champion(predictor, registered):
     assert info["trees"] == ("c" if native.KERNEL else "numpy")  # make install builds the kernel
 
 
+def test_the_callers_request_id_comes_back_in_the_body_and_a_header(predictor):
+    client = predictor["client"]
+    traced = client.post("/predict", json=EXAMPLE_RECORD, headers={"X-Request-ID": "trace-42"})
+    assert traced.json()["request_id"] == "trace-42" == traced.headers["x-request-id"]
+    refused = client.post("/predict", json={"junk": 1}, headers={"X-Request-ID": "trace-43"})
+    assert refused.status_code == 422 and refused.headers["x-request-id"] == "trace-43"
+    plain = client.post("/predict", json=EXAMPLE_RECORD)
+    assert plain.json()["request_id"] is None and "x-request-id" not in plain.headers
+
+
 def test_predictions_equal_the_registered_pipeline(predictor, registered):
     test = pd.read_csv(registered["work"] / "prepared/test.csv").head(45)
     records = test[list(FEATURES)].replace({np.nan: None}).to_dict(orient="records")

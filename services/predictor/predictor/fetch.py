@@ -1,7 +1,7 @@
 """`python -m predictor.fetch NAME VERSION DEST`: download one model version's artifacts.
 
 Run as a short-lived child of the predictor, so that the serving process never imports MLflow
-(about 50 MB of resident memory, and seconds of start-up) just to copy a folder once per version.
+(tens of MB of resident memory, and seconds of start-up) just to copy a folder once per version.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from housing.model.compiled import (
 )
 
 _NUMERIC_OF = attrgetter(*NUMERIC)  # a record's numeric fields, in the contract's order
+_CATEGORY_OF = attrgetter(CATEGORICAL)
 
 
 class WarmUpFailed(RuntimeError):
@@ -52,7 +53,7 @@ class ServedModel:
     def predict(self, records: list) -> list[float]:
         """Records with the contract's fields (see `housing.web.body.read_records`)."""
         numeric = np.array(list(map(_NUMERIC_OF, records)), dtype=np.float64)  # None -> NaN
-        categories = [r.ocean_proximity for r in records]
+        categories = list(map(_CATEGORY_OF, records))
         if self.compiled is not None:
             return self.compiled.predict(numeric, categories).tolist()
         frame = pd.DataFrame(numeric, columns=list(NUMERIC))
