@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 
-# uv (the version pyproject.toml requires) and the lock; each image's environment is synced from it.
+# uv (the version pyproject.toml requires) and the lock; each image's environment is synced from it,
+# with its bytecode compiled now (the images set PYTHONDONTWRITEBYTECODE: nothing writes it later).
 FROM base AS lock
 COPY pyproject.toml uv.lock scripts/install-uv.sh /build/
 RUN /build/install-uv.sh /opt/uv /build/pyproject.toml
@@ -21,7 +22,8 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_NATIVE_TLS=true \
     UV_NO_CACHE=true \
     UV_LINK_MODE=copy \
-    UV_FROZEN=true
+    UV_FROZEN=true \
+    UV_COMPILE_BYTECODE=true
 
 FROM lock AS env-mlflow
 RUN /opt/uv/bin/uv sync --no-install-project --extra tracking-server

@@ -21,6 +21,9 @@ help:  ## list the targets
 UV := $(abspath .tools)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+# Bytecode compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set, nothing would ever
+# write it, and every start would compile the imports again (seconds for the predictor).
+export UV_COMPILE_BYTECODE := 1
 
 install: $(VENV)/.installed native  ## create .venv from uv.lock (every dependency pinned and hashed)
 $(UV): pyproject.toml scripts/install-uv.sh

@@ -67,7 +67,7 @@ def serving_python() -> str:
     The dev venv also holds mlflow's pyarrow, which pandas imports when it finds it: the
     predictor would carry more memory there than it does when deployed.
     """
-    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(SERVE_VENV)}
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(SERVE_VENV), "UV_COMPILE_BYTECODE": "1"}
     uv = ROOT / ".tools/bin/uv"
     sync = [str(uv), "sync", "--frozen", "--quiet", "--extra", "predictor", "--extra", "gateway"]
     subprocess.run(sync, check=True, env=env, cwd=ROOT)
