@@ -204,56 +204,55 @@ def test_open_connections_per_host_are_capped():
     assert most == 2
 
 
+def _answer_then_watch(answer: bytes | None, closed: asyncio.Event):
+    """A handler: read one request, send `answer` (None: never answer), then set `closed` when
+    the client ends the connection (EOF, or a reset)."""
+
+    async def handle(reader, writer):
+        await _read_request(reader)
+        if answer is not None:
+            writer.write(answer)
+            await writer.drain()
+        with contextlib.suppress(ConnectionError):
+            await reader.read()
+        closed.set()
+        writer.close()
+
+    return handle
+
+
+async def _pooled_once_closed(closed: asyncio.Event, transport: LeanTransport, server) -> int:
+    """Once the server has seen the connection end: how many connections the pool still keeps."""
+    await asyncio.wait_for(closed.wait(), 2)
+    pooled = sum(len(conns) for conns in transport._idle.values())
+    await transport.aclose()
+    server.close()
+    return pooled
+
+
 def test_a_response_over_the_size_cap_is_refused_and_its_connection_closed():
     async def scenario():
-        seen_eof = asyncio.Event()
-
-        async def handle(reader, writer):
-            await _read_request(reader)
-            writer.write(_answer(b"x" * 300_000))
-            await writer.drain()
-            with contextlib.suppress(ConnectionError):  # EOF, or a reset: the client closed
-                await reader.read()
-            seen_eof.set()
-            writer.close()
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
+        closed = asyncio.Event()
+        handler = _answer_then_watch(_answer(b"x" * 300_000), closed)
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
         transport = LeanTransport(max_response_bytes=100_000)
         with pytest.raises(ResponseTooLarge):
-            await _post(transport, port, 1)
-        await asyncio.wait_for(seen_eof.wait(), 2)
-        idle = sum(len(c) for c in transport._idle.values())
-        await transport.aclose()
-        server.close()
-        return idle
+            await _post(transport, server.sockets[0].getsockname()[1], 1)
+        return await _pooled_once_closed(closed, transport, server)
 
     assert asyncio.run(scenario()) == 0
 
 
 def test_a_cancelled_request_closes_its_connection():
     async def scenario():
-        seen_eof = asyncio.Event()
-
-        async def handle(reader, writer):
-            await _read_request(reader)  # and never answer
-            with contextlib.suppress(ConnectionError):  # EOF, or a reset: the client closed
-                await reader.read()
-            seen_eof.set()
-            writer.close()
-
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
+        closed = asyncio.Event()
+        server = await asyncio.start_server(_answer_then_watch(None, closed), "127.0.0.1", 0)
         transport = LeanTransport()
-        task = asyncio.create_task(_post(transport, port, 1))
+        task = asyncio.create_task(_post(transport, server.sockets[0].getsockname()[1], 1))
         await asyncio.sleep(0.1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await asyncio.wait_for(seen_eof.wait(), 2)  # the server sees the connection end
-        idle = sum(len(c) for c in transport._idle.values())
-        await transport.aclose()
-        server.close()
-        return idle
+        return await _pooled_once_closed(closed, transport, server)
 
     assert asyncio.run(scenario()) == 0
