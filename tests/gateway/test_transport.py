@@ -143,17 +143,23 @@ async def _read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-def test_a_stray_response_on_an_idle_connection_is_never_handed_to_the_next_caller():
-    """The server answers, then sends a second, unasked-for response while the connection idles."""
+@pytest.mark.parametrize("gap_s", [0.02, 0.0], ids=["while-idle", "same-packet"])
+def test_a_stray_response_is_never_handed_to_anyone(gap_s):
+    """The server answers, then sends a second, unasked-for response: while the connection idles,
+    or in the same write as the answer."""
 
     async def handle(reader, writer):
         try:
             while True:
                 body = await _read_request(reader)
-                writer.write(_answer(body))
-                await writer.drain()
-                await asyncio.sleep(0.02)
-                writer.write(_answer(b'{"n": "stray"}'))
+                stray = _answer(b'{"n": "stray"}')
+                if gap_s:
+                    writer.write(_answer(body))
+                    await writer.drain()
+                    await asyncio.sleep(gap_s)
+                    writer.write(stray)
+                else:
+                    writer.write(_answer(body) + stray)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()

@@ -60,6 +60,11 @@ class _Connection(asyncio.Protocol):
         self._fail(ConnectionResetError("server closed the connection"))
 
     # httptools callbacks
+    def on_message_begin(self):
+        if self._done is not None and self._done.done():
+            self.close()  # a second response to one request: nobody may read it
+        self._headers, self._body = [], bytearray()
+
     def on_header(self, name: bytes, value: bytes):
         self._headers.append((name, value))
 
@@ -73,7 +78,10 @@ class _Connection(asyncio.Protocol):
         # Asked here: once the parser has finished the message it reports False.
         self.reusable = self.reusable and self.parser.should_keep_alive()
         if self._done is not None and not self._done.done():
-            self._done.set_result(None)
+            # Taken now: whatever the same chunk holds after this message cannot leak into it.
+            status = self.parser.get_status_code()
+            response = httpx.Response(status, headers=self._headers, content=bytes(self._body))
+            self._done.set_result(response)
 
     def _fail(self, exc: Exception):
         self.close()
@@ -82,13 +90,10 @@ class _Connection(asyncio.Protocol):
 
     async def exchange(self, payload: bytes, read_timeout: float | None) -> httpx.Response:
         self._done = asyncio.get_running_loop().create_future()
-        self._headers, self._body, self.received = [], bytearray(), False
+        self.received = False
         self.transport.write(payload)
         async with asyncio.timeout(read_timeout):
-            await self._done
-        return httpx.Response(
-            self.parser.get_status_code(), headers=self._headers, content=bytes(self._body)
-        )
+            return await self._done
 
     def close(self):
         self.reusable = False
