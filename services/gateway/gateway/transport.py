@@ -1,13 +1,14 @@
 """A lean HTTP/1.1 keep-alive transport for httpx, for plain-HTTP calls to the predictors.
 
 It earns its place by CPU: `make bench` runs the gateway with it and with httpx's default
-transport (httpcore) in the same run and reports the gateway's CPU per request for both. Measured
-there on 2026-11-27: 0.463 ms against 2.184 ms, 79 % saved (the bar to keep it is 25 %); rerun
-`make bench` for today's figure rather than trusting this one. The gateway only ever sends small POSTs to a few
-known hosts over plain HTTP inside the stack, so this does just that: per host, a pool of idle
-connections and a cap on open ones; one request at a time per connection; responses parsed by
-httptools (the parser uvicorn uses) and capped in size. The httpx.AsyncClient API, timeouts and
-exception types stay the same; anything else (https) goes to httpx's own transport.
+transport (httpcore) in the same run and reports the gateway's CPU per request for both.
+Measured there on 2026-11-27: 0.463 ms against 2.184 ms, 79 % saved (the bar to keep it is 25 %);
+rerun `make bench` for today's figure rather than trusting this one. The gateway only ever sends
+small POSTs to a few known hosts over plain HTTP inside the stack, so this does just that: per
+host, a pool of idle connections and a cap on open ones; one request at a time per connection;
+responses parsed by httptools (the parser uvicorn uses) and capped in size. The httpx.AsyncClient
+API, timeouts and exception types stay the same; anything else (https) goes to httpx's own
+transport.
 
 A connection is reused only when it is known clean: its last response was complete, the server
 allowed keep-alive, and no byte has arrived since. Anything else (a stray byte while idle, an
