@@ -136,3 +136,11 @@ async def test_json_that_is_not_an_object_is_422_saying_what_is_expected():
         response = await client.post("/predict", json=[EXAMPLE_RECORD], headers=auth())
     assert response.status_code == 422
     assert "expected a JSON object" in response.json()["message"]
+
+
+async def test_docs_can_be_switched_off():
+    async with gateway(FakePredictors(), GATEWAY_DOCS_ENABLED="false") as client:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert (await client.get(path)).status_code == 404, path
+        response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
+        assert response.status_code == 200

@@ -12,6 +12,7 @@ import random
 import pytest
 
 from housing.contract import CATEGORIES, EXAMPLE_RECORD, FEATURES, NUMERIC
+from housing.defaults import MAX_RECORDS
 from housing.web.body import BadBody, checked_records, fast_records
 
 EDGE_NUMBERS = [
@@ -32,7 +33,7 @@ def values(records) -> list[tuple]:
 
 def contract_view(raw: bytes):
     try:
-        return values(checked_records(raw))
+        return values(checked_records(raw, MAX_RECORDS))
     except BadBody:
         return None
 
@@ -133,3 +134,36 @@ def test_random_mutations_agree():
         raw = record_text(overrides).encode()
         assert_agree(raw)
         assert_agree(b'{"records":[' + record_text({}).encode() + b"," + raw + b"]}")
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({**EXAMPLE_RECORD, **{f"k{i}": i for i in range(3_000)}}, "k0"),
+        (
+            {"records": [EXAMPLE_RECORD, {**EXAMPLE_RECORD, **{f"k{i}": i for i in range(3_000)}}]},
+            "records[1].k0",
+        ),
+        ({"records": [EXAMPLE_RECORD], **{f"k{i}": i for i in range(3_000)}}, "k0"),
+        ({"records": [{}] * 5_000}, "records[0].longitude"),
+    ],
+    ids=["record", "record-in-batch", "envelope", "empty-records"],
+)
+def test_a_refusal_lists_at_most_twenty_fields_and_counts_the_rest(body, field):
+    with pytest.raises(BadBody) as refused:
+        checked_records(json.dumps(body).encode(), MAX_RECORDS)
+    answer = json.loads(refused.value.response.body)
+    assert refused.value.response.status_code == 422
+    assert len(answer["detail"]) <= 20 and answer["detail"][0]["field"] == field
+    assert len(refused.value.response.body) < 4_096
+    if "more_errors" in answer:
+        assert answer["more_errors"] == 3_000 - 20
+
+
+def test_more_records_than_the_limit_are_refused_before_any_is_validated():
+    raw = b'{"records": [' + b",".join([b"{}"] * (MAX_RECORDS + 1)) + b"]}"
+    with pytest.raises(BadBody) as refused:
+        checked_records(raw, MAX_RECORDS)
+    assert json.loads(refused.value.response.body)["detail"] == [
+        {"field": "records", "message": f"at most {MAX_RECORDS} records per request, got 10001"}
+    ]

@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.auth import AuthError, RateLimited
+from housing.web.trace import caller_request_id
 
 API_KEY = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False)
 BEARER = HTTPBearer(scheme_name="Bearer", auto_error=False, description="The API key as a token")
@@ -21,8 +22,8 @@ ANONYMOUS = "anonymous"
 
 
 async def request_id(request: Request) -> str:
-    """The caller's X-Request-ID, or a new one: it follows the request to the predictor."""
-    return request.headers.get("x-request-id") or uuid.uuid4().hex
+    """The caller's X-Request-ID (a plain token), or a new one: it follows the request on."""
+    return caller_request_id(request) or uuid.uuid4().hex
 
 
 RequestId = Annotated[str, Depends(request_id)]

@@ -41,6 +41,8 @@ class GatewaySettings(BaseSettings):
     # Treat every address a predictor's name resolves to as its own replica (compose --scale).
     resolve_replicas: bool = False
     cors_origins: Annotated[list[str], NoDecode] = []
+    # /docs, /redoc and /openapi.json; false in production if the API is not to describe itself.
+    docs_enabled: bool = True
     host: str = defaults.LOCAL_HOST
     port: int = defaults.GATEWAY_PORT
 

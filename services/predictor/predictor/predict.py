@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from housing.contract import PredictResponse
 from housing.web import body
+from housing.web.trace import caller_request_id
 from predictor.status import not_ready
 
 router = APIRouter()
@@ -27,7 +28,7 @@ async def predict(request: Request) -> Response:
     state = request.app.state
     # The caller's id (the gateway always sends one), echoed in the body and a header, so that
     # the gateway passes the predictor's bytes on as they are.
-    trace_id = request.headers.get("x-request-id")
+    trace_id = caller_request_id(request)
     trace = {"X-Request-ID": trace_id} if trace_id else None
     try:
         records = await body.read_records(request, state.settings.max_records)

@@ -26,5 +26,6 @@ class PredictorSettings(RegistrySettings):
     # MLflow calls (alias lookups, downloads) give up after this, so a dead server never stalls.
     mlflow_timeout_s: float = Field(10.0, gt=0)
     download_timeout_s: float = Field(300.0, gt=0)
+    docs_enabled: bool = True  # /docs, /redoc and /openapi.json
     host: str = defaults.LOCAL_HOST
     port: int = defaults.PREDICTOR_PORT

@@ -14,8 +14,10 @@ same bodies), so both roads agree.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import msgspec
@@ -26,14 +28,16 @@ from pydantic import TypeAdapter, ValidationError
 from housing.contract import (
     CATEGORICAL,
     CATEGORIES,
+    FEATURES,
     NULLABLE,
     NUMERIC_BOUNDS,
     PredictRequest,
     records_of,
 )
-from housing.web.errors import error_response, validation_response
+from housing.web.errors import MAX_DETAIL, error_response, lean_errors, validation_response
 
 ADAPTER = TypeAdapter(PredictRequest)
+_RECORD_KEYS = frozenset(FEATURES)
 # The refusals read_records (and the BodySizeLimit middleware) give, for a route's OpenAPI entry.
 ERROR_RESPONSES = {
     400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
@@ -98,19 +102,22 @@ async def read_records(request: Request, max_records: int) -> list:
     raw = await request.body()
     records = fast_records(raw)
     if records is None:
-        records = checked_records(raw)
+        records = checked_records(raw, max_records)
     if len(records) > max_records:
-        message = f"at most {max_records} records per request, got {len(records)}"
-        raise BadBody(
-            error_response(
-                422, f"records: {message}", detail=[{"field": "records", "message": message}]
-            )
-        )
+        raise _too_many(len(records), max_records)
     return records
 
 
-def checked_records(raw: bytes) -> list:
-    """The contract's check (pydantic): the records, or BadBody with the refusal."""
+def _too_many(count: int, max_records: int) -> BadBody:
+    message = f"at most {max_records} records per request, got {count}"
+    detail = [{"field": "records", "message": message}]
+    return BadBody(error_response(422, f"records: {message}", detail=detail))
+
+
+def checked_records(raw: bytes, max_records: int) -> list:
+    """The contract's check (pydantic): the records, or BadBody with the refusal.
+
+    The record count is checked straight after parsing, before any record is validated."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -122,10 +129,41 @@ def checked_records(raw: bytes) -> list:
         raise BadBody(
             error_response(400, f"body: {message}", detail=[{"field": "body", "message": message}])
         ) from None
+    records = data.get("records") if isinstance(data, dict) else None
+    if isinstance(records, list) and len(records) > max_records:
+        raise _too_many(len(records), max_records)
+    _refuse_many_unknown_keys(data)
     try:
         return records_of(ADAPTER.validate_python(data))
     except ValidationError as exc:
-        raise BadBody(validation_response(list(exc.errors()))) from None
+        raise BadBody(validation_response(lean_errors(exc))) from None
+
+
+def _refuse_many_unknown_keys(data) -> None:
+    """More unknown keys than a refusal lists are refused here: pydantic would build one error
+    per key (seconds of CPU for a body of a few MB), to report only the first MAX_DETAIL."""
+    if not isinstance(data, dict):
+        return
+    records = data.get("records")
+    envelope = {"records"} if isinstance(records, list) else _RECORD_KEYS
+    extra = [(key,) for key in itertools.islice(_unknown(data, envelope), MAX_DETAIL)]
+    count = len(data) - len(data.keys() & envelope)
+    for index, record in enumerate(records if isinstance(records, list) else ()):
+        if isinstance(record, dict) and len(record) > len(_RECORD_KEYS):
+            count += len(record) - len(record.keys() & _RECORD_KEYS)
+            unknown = itertools.islice(_unknown(record, _RECORD_KEYS), MAX_DETAIL)
+            extra += [("records", index, key) for key in unknown]
+    if count > MAX_DETAIL:
+        errors = [
+            {"loc": loc, "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            for loc in extra[:MAX_DETAIL]
+        ]
+        raise BadBody(validation_response(errors, total=count))
+
+
+def _unknown(mapping: dict, known) -> Iterator[str]:
+    """The keys of `mapping` not in `known`, in the body's order."""
+    return (key for key in mapping if key not in known)
 
 
 def document(app: FastAPI, path: str = "/predict") -> None:

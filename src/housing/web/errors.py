@@ -7,8 +7,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+# A refusal lists at most this many fields: a body with thousands of unknown keys gets a short
+# answer, not one as long as itself.
+MAX_DETAIL = 20
 # Discriminator tags of contract.PredictRequest; they are not fields, so not shown to clients.
 _TAGS = {"record", "batch"}
 
@@ -46,12 +50,21 @@ def error_response(status: int, message: str, headers: dict | None = None, **ext
     return JSONResponse({"message": message, **extra}, status_code=status, headers=headers)
 
 
-def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
-    detail = describe(errors)
+def lean_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """A validation error's entries without URLs, context or the input (which can be large)."""
+    return list(exc.errors(include_url=False, include_context=False, include_input=False))
+
+
+def validation_response(errors: list[dict[str, Any]], total: int | None = None) -> JSONResponse:
+    """422 naming the fields: at most MAX_DETAIL entries, and how many more there were (`total`
+    counts them when `errors` holds only the first ones)."""
+    total = len(errors) if total is None else total
+    detail = describe(errors[:MAX_DETAIL])
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in detail[:5])
-    if len(detail) > 5:
-        summary += f"; and {len(detail) - 5} more"
-    return error_response(422, summary, detail=detail)
+    if total > 5:
+        summary += f"; and {total - 5} more"
+    extra = {"more_errors": total - len(detail)} if total > len(detail) else {}
+    return error_response(422, summary, detail=detail, **extra)
 
 
 def install(app: FastAPI) -> None:

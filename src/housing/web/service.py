@@ -12,10 +12,18 @@ from housing.web.metrics import MetricsMiddleware, RequestMetrics
 
 
 def service_app(
-    name: str, summary: str, lifespan, routers: list[APIRouter], max_body_bytes: int
+    name: str,
+    summary: str,
+    lifespan,
+    routers: list[APIRouter],
+    max_body_bytes: int,
+    docs: bool = True,
 ) -> FastAPI:
-    """The app of service `name` (also its metrics' prefix), with `app.state.metrics_registry`."""
-    app = FastAPI(title=f"housing {name}", summary=summary, version="1", lifespan=lifespan)
+    """The app of service `name` (also its metrics' prefix), with `app.state.metrics_registry`.
+
+    `docs=False` serves no /docs, /redoc or /openapi.json (a production choice)."""
+    urls = {} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title=f"housing {name}", summary=summary, version="1", lifespan=lifespan, **urls)
     app.state.metrics_registry = registry = CollectorRegistry()
     errors.install(app)
     routers = [*routers, ops.router]
