@@ -43,8 +43,8 @@ class StandInStore:
             raise ValueError(f"v{folder.name} does not load\nsecond line")
         return Loaded(folder.name, source)
 
-    def remember(self, version: str) -> None:
-        self.remembered.append(version)
+    def remember(self, folder: Path) -> None:
+        self.remembered.append(folder.name)
 
     def last_seen(self) -> Path | None:
         return Path(self.cached) if self.cached else None
@@ -122,3 +122,56 @@ def test_a_cache_entry_that_does_not_load_is_skipped(bad_cache):
         return current
 
     assert asyncio.run(scenario()) is None
+
+
+def test_the_poll_loop_outlives_an_unexpected_error():
+    """An error that escapes a poll (a bug) is logged and counted; the next poll still runs."""
+
+    async def scenario():
+        m = ModelManager(StandInStore(), poll_interval_s=0.01, registry=CollectorRegistry())
+        poll, raised = m.poll_once, []
+
+        async def buggy_once():
+            if not raised:
+                raised.append(True)
+                raise RuntimeError("a bug")
+            await poll()
+
+        m.poll_once = buggy_once
+        await m.start()
+        for _ in range(200):
+            if m.current is not None:
+                break
+            await asyncio.sleep(0.01)
+        await m.stop()
+        return m
+
+    m = asyncio.run(scenario())
+    assert m.current is not None and m.current.version == "1"
+    assert m.loop_errors._value.get() == 1
+
+
+def test_a_failed_download_waits_out_a_growing_back_off():
+    class Flaky(StandInStore):
+        def download(self, info: VersionInfo) -> Path:
+            self.downloads += 1
+            raise ConnectionError("artifact store down")
+
+    store = Flaky()
+    m = ModelManager(store, poll_interval_s=1, registry=CollectorRegistry())
+    for _ in range(5):
+        asyncio.run(m.poll_once())
+    assert store.downloads == 1  # the next try waits 2 s, then 4 s, ...
+    m._failures["1"] = (m._failures["1"][0], 0.0)  # the back-off is over
+    asyncio.run(m.poll_once())
+    assert store.downloads == 2 and m._failures["1"][0] == 2
+
+
+def test_a_failing_pointer_write_does_not_stop_the_swap():
+    class ReadOnlyCache(StandInStore):
+        def remember(self, folder: Path) -> None:
+            raise PermissionError("read-only cache")
+
+    m = manager(ReadOnlyCache())
+    asyncio.run(m.poll_once())
+    assert m.current.version == "1" and m.last_poll._value.get() > 0

@@ -20,12 +20,18 @@ from predictor.store import ModelStore
 log = logging.getLogger("predictor")
 
 
+# A version that failed to download or load is tried again after a back-off that doubles with each
+# failure, up to this ceiling: a broken registry is not hammered, a transient fault heals itself.
+BACKOFF_CEILING_S = 300.0
+
+
 class ModelManager:
     def __init__(self, store: ModelStore, poll_interval_s: float, registry: CollectorRegistry):
         self.store = store
         self.poll_interval_s = poll_interval_s
         self.current: ServedModel | None = None
         self.refused: dict[str, str] = {}
+        self._failures: dict[str, tuple[int, float]] = {}  # version: (failures, retry after)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.swaps = Counter(
@@ -45,6 +51,16 @@ class ModelManager:
         self.version_gauge = Gauge(
             "predictor_model_version", "Version being served", registry=registry
         )
+        self.last_poll = Gauge(
+            "predictor_registry_last_poll_timestamp_seconds",
+            "When the alias was last resolved (Unix time)",
+            registry=registry,
+        )
+        self.loop_errors = Counter(
+            "predictor_poll_loop_errors_total",
+            "Unexpected errors in the poll loop (logged; the loop goes on)",
+            registry=registry,
+        )
 
     async def start(self) -> None:
         cached = self.store.last_seen()
@@ -60,7 +76,11 @@ class ModelManager:
 
     async def _poll_forever(self) -> None:
         while True:
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one poll's bug
+                self.loop_errors.inc()
+                log.exception("poll failed unexpectedly; polling on")
             await asyncio.sleep(self.poll_interval_s)
 
     async def poll_once(self) -> None:
@@ -72,14 +92,18 @@ class ModelManager:
                 self.poll_failures.inc()
                 log.warning("cannot resolve the alias (%s); serving on", first_line(exc))
                 return
+            self.last_poll.set_to_current_time()
             if self.current is not None and info.version == self.current.version:
                 return
-            if info.version in self.refused:
-                return
+            if time.monotonic() < self._failures.get(info.version, (0, 0.0))[1]:
+                return  # failed lately: wait out its back-off
             try:
                 folder = await asyncio.to_thread(self.store.download, info)
-            except Exception as exc:  # noqa: BLE001 - transient: try again next poll
-                log.warning("cannot download v%s (%s); will retry", info.version, first_line(exc))
+            except Exception as exc:  # noqa: BLE001 - transient: tried again after a back-off
+                delay = self._failed(info.version)
+                log.warning(
+                    "cannot download v%s (%s); retry in %.0fs", info.version, first_line(exc), delay
+                )
                 return
             started = time.perf_counter()
             try:
@@ -87,9 +111,15 @@ class ModelManager:
             except Exception as exc:  # noqa: BLE001 - a broken version is refused, not served
                 self.load_failures.inc()
                 self.refused[info.version] = first_line(exc)
-                log.error("refused v%s: %s", info.version, first_line(exc))
+                delay = self._failed(info.version)
+                log.error("refused v%s: %s (retry in %.0fs)", info.version, first_line(exc), delay)
                 return
-            self.store.remember(info.version)
+            self._failures.pop(info.version, None)
+            self.refused.pop(info.version, None)
+            try:
+                self.store.remember(folder)
+            except OSError as exc:  # the pointer only speeds up a restart without MLflow
+                log.warning("cannot record v%s as last seen (%s)", info.version, first_line(exc))
             previous = self.current.version if self.current else None
             self._swap(model)
             log.info(
@@ -98,6 +128,13 @@ class ModelManager:
                 previous,
                 time.perf_counter() - started,
             )
+
+    def _failed(self, version: str) -> float:
+        """Count a failure of `version`; the seconds until it is tried again."""
+        failures = self._failures.get(version, (0, 0.0))[0] + 1
+        delay = min(self.poll_interval_s * 2**failures, BACKOFF_CEILING_S)
+        self._failures[version] = (failures, time.monotonic() + delay)
+        return delay
 
     def _swap(self, model: ServedModel) -> None:
         self.current = model

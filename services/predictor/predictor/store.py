@@ -33,9 +33,17 @@ class ModelStore:
             )
         return resolve_with_client(s.tracking_uri, s.model_name, s.model_alias)
 
+    def folder(self, info: VersionInfo) -> Path:
+        """Where a version lives in the cache: by version *and* run, so that a new registry's v1
+        (another run) is never served from an old registry's v1 files."""
+        if not info.version.isdigit():
+            raise ValueError(f"registry answered version {info.version[:40]!r}, not a number")
+        run = "".join(c for c in (info.run_id or "") if c.isalnum())[:64]
+        return self.root / (f"{info.version}-{run}" if run else info.version)
+
     def download(self, info: VersionInfo) -> Path:
         """The version's folder in the cache; downloaded first if absent (atomically)."""
-        target = self.root / info.version
+        target = self.folder(info)
         if (target / "meta.json").is_file():
             return target
         self.root.mkdir(parents=True, exist_ok=True)
@@ -60,8 +68,13 @@ class ModelStore:
                 raise RuntimeError(f"download of v{info.version} failed: {lines[-1]}")
             meta = {"version": info.version, "run_id": info.run_id, "metrics": info.metrics}
             (staging / "meta.json").write_text(json.dumps(meta))
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)
+            try:
+                os.replace(staging, target)
+            except OSError:
+                # Another replica sharing the cache got there first: its copy is complete (it
+                # appeared by the same atomic rename) and may be loading now, so it stays.
+                if not (target / "meta.json").is_file():
+                    raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
@@ -87,14 +100,15 @@ class ModelStore:
             source=source,
         )
 
-    def remember(self, version: str) -> None:
+    def remember(self, folder: Path) -> None:
         """Record which version the alias named when last seen, for a start without MLflow."""
         pointer = self.root / f"{self.settings.model_alias}.json"
-        write_json(pointer, {"version": version})
+        write_json(pointer, {"folder": folder.name})
 
     def last_seen(self) -> Path | None:
         pointer = self.root / f"{self.settings.model_alias}.json"
         if not pointer.is_file():
             return None
-        folder = self.root / json.loads(pointer.read_text())["version"]
+        seen = json.loads(pointer.read_text())
+        folder = self.root / Path(seen.get("folder") or seen["version"]).name
         return folder if (folder / "meta.json").is_file() else None
