@@ -5,10 +5,12 @@
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS base
+# MLflow never unpickles a model here: ours are skops files, loaded through an allow-list.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
 
 # uv (the version pyproject.toml requires) and the lock; each image's environment is synced from it,

@@ -54,7 +54,8 @@ for port in "$MLFLOW_UI_PORT" "$PREDICTOR_PORT" "$GATEWAY_PORT"; do
   fi
 done
 
-start mlflow mlflow server --backend-store-uri "$STORE" --host 127.0.0.1 --port "$MLFLOW_UI_PORT" --workers 1
+# Without the job runner (MLflow's GenAI jobs): its consumer processes would poll all day.
+start mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow server --backend-store-uri "$STORE" --host 127.0.0.1 --port "$MLFLOW_UI_PORT" --workers 1
 wait_ready mlflow "http://127.0.0.1:$MLFLOW_UI_PORT/health"
 start predictor env MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_UI_PORT" PREDICTOR_PORT="$PREDICTOR_PORT" \
   PREDICTOR_CACHE_DIR=.demo/cache python -m predictor

@@ -5,7 +5,6 @@ that a misconfigured stack fails with a readable message instead of hanging.
 """
 
 import os
-import subprocess
 import sys
 import time
 
@@ -60,7 +59,11 @@ def main() -> None:
     migrated = wait("PostgreSQL", lambda: database_has_schema(uri))
     wait("S3", lambda: ensure_buckets(endpoint, [b for b in buckets if b]))
     if migrated:  # an existing schema is upgraded; a new database is created by the server
-        subprocess.run(["mlflow", "db", "upgrade", uri], check=True)
+        # `mlflow db upgrade`, called in this process: as a child's argument, the URI and the
+        # password in it would show on a command line (/proc/*/cmdline).
+        from mlflow.db import upgrade
+
+        upgrade.main([uri], standalone_mode=False)
     print("mlflow: stores ready", flush=True)
 
 

@@ -1,10 +1,10 @@
 #!/bin/sh
 # Wait for the stores, migrate the schema, then serve. Every value comes from the environment
-# (compose.yaml passes them); nothing here is a secret.
+# (compose.yaml passes them). The store's URI holds the database password: `mlflow server` reads it
+# from MLFLOW_BACKEND_STORE_URI itself, so it never appears on a command line (/proc/*/cmdline).
 set -eu
 python /app/prepare_stores.py
 exec mlflow server \
-  --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
   --serve-artifacts \
   --artifacts-destination "s3://${MLFLOW_BUCKET}/artifacts" \
   --host 0.0.0.0 \

@@ -6,7 +6,7 @@ import json
 import re
 import subprocess
 
-from tests.e2e.conftest import compose_ps, dotenv
+from tests.e2e.conftest import compose, compose_ps, dotenv
 
 OURS = ("mlflow", "predictor", "gateway")
 
@@ -45,3 +45,18 @@ def test_no_secret_in_any_image_layer():
         for secret in secrets:
             assert secret not in history and secret not in config, image
         assert not re.search(r"(PASSWORD|SECRET|API_KEYS)=\S", config), image
+
+
+def test_mlflow_runs_no_job_workers_and_no_secret_on_a_command_line():
+    """Command lines are world-readable (/proc/*/cmdline, `ps`): the database password is not
+    there, and MLflow's job runner (huey consumers polling for GenAI jobs) is off."""
+    script = (
+        "import os, pathlib; "
+        "print('\\n'.join(pathlib.Path(f'/proc/{p}/cmdline').read_bytes().replace(b'\\0', b' ')"
+        ".decode(errors='replace') for p in os.listdir('/proc') if p.isdigit()))"
+    )
+    lines = compose("exec", "-T", "mlflow", "python", "-c", script).stdout.splitlines()
+    assert any("mlflow" in line for line in lines), lines
+    password = dotenv()["POSTGRES_PASSWORD"]
+    assert not [line for line in lines if password in line]
+    assert not [line for line in lines if "huey" in line], lines

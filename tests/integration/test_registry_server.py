@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -128,3 +129,47 @@ def test_promote_by_hand_records_the_reason(mlflow_server, first):
         env=env,
     )
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+
+
+class Trap:
+    """Unpickling this touches a file: proof that a pickle from the registry ran code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+    def predict(self, X):  # pragma: no cover - never reached when the trap is refused
+        return [0.0] * len(X)
+
+
+def test_the_gate_never_unpickles_a_champion(mlflow_server, stage_inputs, first, tmp_path):
+    """A champion written as pickle (by anyone who can write to the registry) is refused when the
+    gate has to score it again, and its code never runs."""
+    name = "housing-price-pickled"
+    marker = tmp_path / "pickle-ran"
+    mlflow.set_tracking_uri(mlflow_server.url)
+    with mlflow.start_run():
+        logged = mlflow.sklearn.log_model(
+            Trap(marker), name="model", serialization_format="cloudpickle"
+        )
+    trap = mlflow.register_model(logged.model_uri, name)
+    client = MlflowClient(mlflow_server.url)
+    client.set_registered_model_alias(name, CHAMPION, trap.version)
+    marker.unlink(missing_ok=True)  # logging may load the model back once: only the gate counts
+    settings = settings_for(mlflow_server.url).model_copy(update={"model_name": name})
+    work = stage_inputs
+    with pytest.raises(FileNotFoundError, match="no .skops model file"):
+        register.run(
+            settings,
+            work / "housing.csv",
+            work / "trained",
+            work / "prepared/train.csv",
+            work / "prepared/test.csv",
+            work / "trained.json",
+            work / "params.yaml",
+            tmp_path / "registration.json",
+        )
+    assert not marker.exists()
+    assert version_by_alias(client, name, CHAMPION).version == trap.version

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.support.procs import free_port, running, wait_http
 
+NO_JOBS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 S3_KEYS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -141,7 +142,8 @@ def mlflow_server(workdir: Path, backend_uri: str, s3_endpoint: str, bucket: str
         "--workers",
         "1",
     ]
-    env = {**S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint}
+    # No job runner: its consumer processes would poll and take CPU from the tests.
+    env = {**S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint, **NO_JOBS}
     log = workdir / f"mlflow-{port}.log"
     with running(cmd, log, env=env) as proc:
         url = f"http://127.0.0.1:{port}"

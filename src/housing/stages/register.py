@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import mlflow
@@ -12,6 +13,7 @@ from mlflow.models import infer_signature
 from housing.data.validate import read_raw
 from housing.defaults import TEST_SPLIT_TAG
 from housing.files import load_params, write_json
+from housing.model import persist
 from housing.model.persist import INFO_FILE, TRUSTED_TYPES, load_model
 from housing.model.pipeline import split_xy
 from housing.model.scoring import score
@@ -64,11 +66,21 @@ def run(
         str(version.version),
         metrics["rmse"],
         tags[TEST_SPLIT_TAG],
-        rescore_champion=lambda uri: score(mlflow.sklearn.load_model(uri), test_csv)["rmse"],
+        rescore_champion=lambda uri: score(_trusted_model(uri), test_csv)["rmse"],
     )
     result = {**decision.as_dict(), "run_id": active.info.run_id}
     write_json(out, result)
     return result
+
+
+def _trusted_model(uri: str):
+    """A registered model's pipeline through the skops allow-list, never through pickle.
+
+    `mlflow.sklearn.load_model` would follow the version's own MLmodel file, which may name
+    pickle: whoever can write to the registry would run code here, beside the S3 keys."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        return persist.load(persist.find_skops_file(Path(local)))
 
 
 def _prefixed(params_file: Path, section: str) -> dict:
