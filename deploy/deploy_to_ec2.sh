@@ -16,7 +16,7 @@
 # exits non-zero saying what failed and what runs now. Keeps the images of the last two releases.
 set -euo pipefail
 
-HOST="${DEPLOY_HOST:-}"; USER_NAME="${DEPLOY_USER:-ubuntu}"; KEY="${DEPLOY_KEY:-}"
+HOST="${DEPLOY_HOST:-}"; USER_NAME="${DEPLOY_USER:-ec2-user}"; KEY="${DEPLOY_KEY:-}"
 PORT="${DEPLOY_PORT:-22}"; REGISTRY="${REGISTRY:-}"; TAG="${IMAGE_TAG:-}"
 ENV_FILE="${DEPLOY_ENV_FILE:-}"; DIR="${DEPLOY_DIR:-/opt/housing-mlops}"
 PROJECT="${DEPLOY_PROJECT:-housing-mlops}"; WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-300}"

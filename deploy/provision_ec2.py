@@ -22,6 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from housing.defaults import GATEWAY_PORT, MLFLOW_PORT
 
+ECR_HOST_PLACEHOLDER = "ECR_REGISTRY_HOST"  # in cloud-init.yaml; replaced with the account's
+
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 ASSUME_EC2 = {
     "Version": "2012-10-17",
@@ -226,7 +228,12 @@ def ensure_instance(ec2, plan: Plan, args, group_id: str | None, ami: str, user_
         SecurityGroupIds=[group_id or "sg-planned"],
         UserData=user_data,
         IamInstanceProfile={"Name": args.name},
-        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        # IMDSv2 only, one hop: the host reaches the instance role, its containers do not.
+        MetadataOptions={
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": 1,
+        },
         BlockDeviceMappings=[
             {
                 "DeviceName": "/dev/xvda",
@@ -264,7 +271,11 @@ def provision(args, session: boto3.session.Session) -> Plan:
     ensure_bucket(s3, plan, bucket, session.region_name)
     ensure_role(iam, plan, args.name, bucket, args.ecr)
     ami = ssm.get_parameter(Name=args.ami_parameter)["Parameter"]["Value"]
-    instance = ensure_instance(ec2, plan, args, group_id, ami, Path(args.user_data).read_text())
+    # The credential helper is named for this account's ECR host only (not as credsStore, which
+    # would take over `docker login` for every other registry, GHCR included).
+    ecr_host = f"{account}.dkr.ecr.{session.region_name}.amazonaws.com"
+    user_data = Path(args.user_data).read_text().replace(ECR_HOST_PLACEHOLDER, ecr_host)
+    instance = ensure_instance(ec2, plan, args, group_id, ami, user_data)
     plan.result = {
         "security_group": group_id,
         "bucket": bucket,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import sys
@@ -84,6 +85,14 @@ def test_provisions_everything_with_least_access():
     ][0]["Instances"][0]
     ami = boto3.client("ssm", REGION).get_parameter(Name=provision_ec2.AMI_PARAMETER)
     assert instance["ImageId"] == ami["Parameter"]["Value"] == result["ami"]
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    user_data = boto3.client("ec2", REGION).describe_instance_attribute(
+        InstanceId=result["instance_id"], Attribute="userData"
+    )["UserData"]["Value"]
+    docker_config = base64.b64decode(user_data).decode()
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    assert f'"{account}.dkr.ecr.{REGION}.amazonaws.com": "ecr-login"' in docker_config
+    assert "credsStore" not in docker_config and "ECR_REGISTRY_HOST" not in docker_config
     assert instance["SecurityGroups"][0]["GroupId"] == result["security_group"]
 
 
