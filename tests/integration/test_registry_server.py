@@ -173,3 +173,26 @@ def test_the_gate_never_unpickles_a_champion(mlflow_server, stage_inputs, first,
         )
     assert not marker.exists()
     assert version_by_alias(client, name, CHAMPION).version == trap.version
+
+
+def test_the_gate_does_not_promote_when_the_champion_moves_while_it_decides(mlflow_server, first):
+    """Two trainers at once: the other one's promotion lands while this gate re-scores."""
+    from housing.tracking.registry import apply_gate
+
+    mlflow.set_tracking_uri(mlflow_server.url)
+    client = MlflowClient(mlflow_server.url)
+    name = "housing-price-race"
+    source = f"models:/{MODEL}/{first[1]['version']}"
+    versions = [str(mlflow.register_model(source, name).version) for _ in range(3)]
+    client.set_registered_model_alias(name, CHAMPION, versions[0])
+
+    def rescore_while_a_rival_promotes(uri: str) -> float:
+        client.set_registered_model_alias(name, CHAMPION, versions[1])
+        return 1e12  # whatever this gate thinks, it must not overwrite the rival's promotion
+
+    decision = apply_gate(
+        client, name, versions[2], 1.0, "another-split", rescore_while_a_rival_promotes
+    )
+    assert not decision.promoted and "moved to v" in decision.reason, decision
+    assert version_by_alias(client, name, CHAMPION).version == versions[1]
+    assert "moved" in client.get_model_version(name, versions[2]).tags["gate"]

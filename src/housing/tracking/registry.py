@@ -51,20 +51,20 @@ def apply_gate(
     The champion's RMSE is taken from its run when that run was scored on the same test split
     (same fingerprint); otherwise the champion is scored again on this split, so that the two
     numbers are always comparable.
+
+    Right before the alias moves, the champion is read again: when another trainer (or a person)
+    moved it while this gate decided, this version is not promoted. MLflow has no compare-and-set
+    on aliases, so this narrows the window to two calls; it does not close it.
     """
     client.set_registered_model_alias(name, CHALLENGER, version)
     current = version_by_alias(client, name, CHAMPION)
     if current is None:
-        return _promote(client, name, version, rmse, None, "no champion yet")
+        return _promote_unless_moved(client, name, version, rmse, None, None, "no champion yet")
     champion_rmse = _champion_rmse(client, current, test_fingerprint, rescore_champion)
     if rmse < champion_rmse:
-        return _promote(
-            client,
-            name,
-            version,
-            rmse,
-            champion_rmse,
-            f"RMSE {rmse:,.0f} beats champion v{current.version}'s {champion_rmse:,.0f}",
+        reason = f"RMSE {rmse:,.0f} beats champion v{current.version}'s {champion_rmse:,.0f}"
+        return _promote_unless_moved(
+            client, name, version, rmse, current.version, champion_rmse, reason
         )
     reason = f"RMSE {rmse:,.0f} does not beat champion v{current.version}'s {champion_rmse:,.0f}"
     client.set_model_version_tag(name, version, "gate", reason)
@@ -77,6 +77,22 @@ def _champion_rmse(client, current, fingerprint: str, rescore: Callable[[str], f
         if "rmse" in run.data.metrics:
             return float(run.data.metrics["rmse"])
     return rescore(f"models:/{current.name}/{current.version}")
+
+
+def _promote_unless_moved(
+    client, name, version, rmse, decided_on: str | None, champion_rmse, reason
+) -> GateDecision:
+    now = version_by_alias(client, name, CHAMPION)
+    if (now.version if now else None) != decided_on:
+        moved = (
+            f"not promoted: the champion moved to v{now.version if now else '-'} while the "
+            f"gate compared with v{decided_on or '-'}; run the gate again"
+        )
+        client.set_model_version_tag(name, version, "gate", moved)
+        return GateDecision(
+            name, version, rmse, False, now.version if now else "-", champion_rmse, moved
+        )
+    return _promote(client, name, version, rmse, champion_rmse, reason)
 
 
 def _promote(client, name, version, rmse, champion_rmse, reason) -> GateDecision:
