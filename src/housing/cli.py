@@ -28,11 +28,11 @@ def fail(message: str) -> None:
 @data_app.command("fetch")
 def data_fetch(dest: PathOpt = RAW) -> None:
     """Download the raw CSV from HOUSING_DATA_URL, verify its sha256, write it atomically."""
-    from housing.data.fetch import FetchError, fetch
+    from housing.data.fetch import FetchError, fetch_configured
 
     settings = get_settings()
     try:
-        fetch(settings.data_url, dest, settings.data_sha256)
+        fetch_configured(settings, dest)
     except FetchError as exc:
         fail(str(exc))
     typer.echo(f"{dest}: sha256 {settings.data_sha256} verified")

@@ -29,6 +29,9 @@ class TrainingSettings(RegistrySettings):
 
     data_url: str = defaults.DATA_URL
     data_sha256: str = defaults.DATA_SHA256
+    # Bounds of a download: the file is ~1.4 MB, so a much larger one is a wrong URL.
+    data_max_bytes: int = Field(64 << 20, gt=0)
+    data_deadline_s: float = Field(300.0, gt=0)
     experiment: str = Field(defaults.EXPERIMENT_NAME, validation_alias="MLFLOW_EXPERIMENT_NAME")
     # How long to wait for a tracking server before giving up with a clear message.
     tracking_timeout_s: float = 5.0

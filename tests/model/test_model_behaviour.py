@@ -126,3 +126,25 @@ def test_the_kernel_refuses_codes_it_would_read_out_of_bounds(fitted, test_xy):
     X = compiled.transform(test_xy[0][list(NUMERIC)].to_numpy(np.float64)[:3])
     with pytest.raises(ValueError, match="codes"):
         compiled.trees.kernel.predict(X, np.array([0, 1, 99]))
+
+
+def test_a_tree_that_leaves_no_leaf_possible_reads_the_same_slot_on_both_paths(fitted, test_xy):
+    """A crafted model can make every mask of a tree 0; ctzll(0) is undefined in C."""
+    if native.KERNEL is None:
+        pytest.skip("the kernel is not built here")
+    import dataclasses
+
+    trees = compile_pipeline(fitted).trees
+    table = trees.table.copy()
+    table[:, -1] = 0  # the last tree: no leaf possible, whatever the row
+    leaf_values = trees.leaf_values.copy()
+    leaf_values[-64:] = np.arange(64) * 1_000.0  # each slot its own value, to see which is read
+    crafted = dataclasses.replace(trees, table=table, leaf_values=leaf_values)
+    compiled = compile_pipeline(fitted)
+    rows = test_xy[0].iloc[:50]
+    X = compiled.transform(rows[list(NUMERIC)].to_numpy(np.float64))
+    codes = compiled.code_of(rows[CATEGORICAL].tolist())
+    numpy_says = crafted.predict_numpy(X, codes)
+    np.testing.assert_allclose(crafted.kernel.predict(X, codes), numpy_says, rtol=1e-12)
+    honest = dataclasses.replace(trees, leaf_values=leaf_values).predict_numpy(X, codes)
+    assert not np.allclose(numpy_says, honest)

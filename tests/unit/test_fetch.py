@@ -1,6 +1,9 @@
 import hashlib
+import http.server
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -70,3 +73,58 @@ def test_cli_fails_with_one_line(tmp_path, source):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: checksum mismatch"), result.stderr
     assert not (tmp_path / "h.csv").exists()
+
+
+def test_a_file_over_the_size_cap_is_refused_and_leaves_nothing(source, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(FetchError, match="larger than the limit of 4 bytes"):
+        fetch(source.as_uri(), out / "housing.csv", SHA, max_bytes=4)
+    assert leftovers(out) == []
+
+
+class _Dripping(http.server.BaseHTTPRequestHandler):
+    """Announces a size, then sends one byte every 0.1 s: each read is quick, the whole is not."""
+
+    announced = 1_000
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(self.announced))
+        self.end_headers()
+        try:
+            for _ in range(self.announced):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass  # the client gave up, as it should
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def dripping_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/housing.csv"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(dripping_server, tmp_path):
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took longer than 1 s"):
+        fetch(dripping_server, tmp_path / "housing.csv", SHA, timeout=5, deadline_s=1)
+    assert time.monotonic() - started < 3
+    assert leftovers(tmp_path) == []
+
+
+def test_an_announced_size_over_the_cap_is_refused_before_reading(dripping_server, tmp_path):
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="announces 1000 bytes"):
+        fetch(dripping_server, tmp_path / "housing.csv", SHA, max_bytes=999)
+    assert time.monotonic() - started < 1
+    assert leftovers(tmp_path) == []

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from housing.data.fetch import FetchError, fetch, sha256_of
+from housing.data.fetch import FetchError, fetch_configured, sha256_of
 from housing.failures import first_line
 from housing.settings import TrainingSettings
 from housing.tracking.server import ensure_reachable
@@ -53,7 +53,7 @@ def place_raw_data(ws: Path, job: TrainerSettings, data: TrainingSettings) -> st
     if pulled.returncode == 0 and target.is_file() and sha256_of(target) == data.data_sha256:
         return f"DVC remote {job.dvc_remote}"
     try:
-        fetch(data.data_url, target, data.data_sha256)
+        fetch_configured(data, target)
     except FetchError as exc:
         raise JobFailed(f"no raw data: not mounted, not on the DVC remote, and {exc}") from exc
     return data.data_url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 from housing.files import atomic_path
 
 CHUNK = 1 << 20
+MiB = 1 << 20
 
 
 class FetchError(Exception):
@@ -42,15 +44,37 @@ def _open(url: str, timeout: float):
         raise FetchError(f"cannot download {url}: {reason}") from exc
 
 
-def fetch(url: str, dest: Path, expected_sha256: str, timeout: float = 60.0) -> Path:
-    """Fetch `url` into `dest`. The file appears only once complete and verified."""
+def fetch(
+    url: str,
+    dest: Path,
+    expected_sha256: str,
+    timeout: float = 60.0,
+    max_bytes: int = 64 * MiB,
+    deadline_s: float = 300.0,
+) -> Path:
+    """Fetch `url` into `dest`. The file appears only once complete and verified.
+
+    `timeout` bounds each network wait; `deadline_s` the whole download, so that a server
+    dripping a byte at a time cannot hold the trainer; `max_bytes` its size, so that a wrong
+    URL cannot fill the disk.
+    """
     if dest.is_file() and sha256_of(dest) == expected_sha256:
         return dest
+    give_up_at = time.monotonic() + deadline_s
     digest = hashlib.sha256()
+    size = 0
     with atomic_path(dest, suffix=".part") as tmp:
-        with open(tmp, "wb") as out, _open(url, timeout) as src:
+        with open(tmp, "wb") as out, _open(url, min(timeout, deadline_s)) as src:
+            _refuse_announced_size(src, url, max_bytes)
+            # read1 returns what has arrived, so the deadline is checked however slow the source.
+            read = getattr(src, "read1", src.read)
             try:
-                while chunk := src.read(CHUNK):
+                while chunk := read(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FetchError(f"{url} is larger than the limit of {max_bytes} bytes")
+                    if time.monotonic() > give_up_at:
+                        raise FetchError(f"download of {url} took longer than {deadline_s:g} s")
                     digest.update(chunk)
                     out.write(chunk)
             except (OSError, TimeoutError) as exc:
@@ -61,3 +85,20 @@ def fetch(url: str, dest: Path, expected_sha256: str, timeout: float = 60.0) -> 
                 f"checksum mismatch for {url}: expected sha256 {expected_sha256}, got {actual}"
             )
     return dest
+
+
+def fetch_configured(settings, dest: Path) -> Path:
+    """`fetch` with the URL, checksum and limits of a `housing.settings.TrainingSettings`."""
+    return fetch(
+        settings.data_url,
+        dest,
+        settings.data_sha256,
+        max_bytes=settings.data_max_bytes,
+        deadline_s=settings.data_deadline_s,
+    )
+
+
+def _refuse_announced_size(src, url: str, max_bytes: int) -> None:
+    announced = getattr(src, "headers", {}).get("Content-Length", "")
+    if announced.isdigit() and int(announced) > max_bytes:
+        raise FetchError(f"{url} announces {announced} bytes, over the limit of {max_bytes}")

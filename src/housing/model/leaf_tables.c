@@ -37,6 +37,14 @@ static int64_t count_below(const double *thresholds, int64_t width, double x) {
 }
 
 /*
+ * The lowest possible leaf. A real tree always leaves one; a crafted model may leave none, and
+ * __builtin_ctzll(0) is undefined, so 0 reads slot 63 of the tree, as numpy's formula does.
+ */
+static inline int lowest_leaf(uint64_t possible) {
+    return possible ? __builtin_ctzll(possible) : 63;
+}
+
+/*
  * X: (n_rows, n_cols) scaled numeric columns, row-major, no NaN; codes: (n_rows,) category codes.
  * features: (k,) columns of X with splits; thresholds: (k, width); offsets: (k + 1,) first table
  * row of each feature, then of the categories. table: (*, n_trees) masks of the leaves still
@@ -64,7 +72,7 @@ void leaf_tables_predict(const double *X, int64_t n_rows, int64_t n_cols, const 
         }
         double sum = baseline;
         for (int64_t t = 0; t < n_trees; t++)
-            sum += leaf_values[t * 64 + __builtin_ctzll(possible[t])];
+            sum += leaf_values[t * 64 + lowest_leaf(possible[t])];
         out[r] = sum;
     }
 }
