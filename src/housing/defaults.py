@@ -32,3 +32,7 @@ DATA_SHA256 = "8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e"
 
 # Lineage tag that fingerprints the test split a run was scored on (compared by the gate).
 TEST_SPLIT_TAG = "data.test_sha256"
+
+# Model version tag: the sha256 of the version's .skops file, set when the version is registered;
+# the predictor serves no file whose digest differs.
+MODEL_SHA256_TAG = "model_sha256"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from housing.data.fetch import sha256_of
 from housing.defaults import DATA_SHA256
+from housing.files import sha256_of
 from tests.conftest import ROOT
 from tests.support.services import S3_KEYS, make_bucket
 

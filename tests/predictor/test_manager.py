@@ -38,7 +38,7 @@ class StandInStore:
         self.downloads += 1
         return Path(info.version)
 
-    def load(self, folder: Path, source: str) -> Loaded:
+    def load(self, folder: Path, source: str, sha256: str | None = None) -> Loaded:
         if folder.name in self.broken:
             raise ValueError(f"v{folder.name} does not load\nsecond line")
         return Loaded(folder.name, source)

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from housing.contract import EXAMPLE_RECORD, FEATURES
 from housing.model import native
+from housing.stages.register import register_with_digest
 from tests.conftest import PREDICTOR_MODEL as MODEL
 from tests.support.apps import predictor_env, service
 from tests.support.procs import free_port
@@ -139,8 +140,9 @@ def test_broken_version_is_refused_and_the_old_one_keeps_serving(predictor, regi
     broken = Pipeline([("regressor", DummyRegressor(strategy="constant", constant=-1.0))])
     broken.fit(frame[["median_income"]], [1.0])  # answers -1 for everything: a bad model
     with mlflow.start_run(run_name="broken"):
-        info = mlflow.sklearn.log_model(broken, name="model", registered_model_name=MODEL)
-    version = str(info.registered_model_version)
+        info = mlflow.sklearn.log_model(broken, name="model", serialization_format="skops")
+    # Registered as the trainer does (with its file's digest), so that the warm-up refuses it.
+    version = str(register_with_digest(info.model_uri, MODEL).version)
     registry = MlflowClient(registered["server"].url)
     client = predictor["client"]
     try:

@@ -107,10 +107,14 @@ class MlflowServer:
     proc: object
 
 
-def make_bucket(endpoint: str, bucket: str) -> None:
+def s3_client(endpoint: str):
     import boto3
 
-    boto3.client("s3", endpoint_url=endpoint, **_boto_keys()).create_bucket(Bucket=bucket)
+    return boto3.client("s3", endpoint_url=endpoint, **_boto_keys())
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    s3_client(endpoint).create_bucket(Bucket=bucket)
 
 
 def _boto_keys() -> dict:

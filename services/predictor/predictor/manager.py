@@ -107,7 +107,7 @@ class ModelManager:
                 return
             started = time.perf_counter()
             try:
-                model = await asyncio.to_thread(self.store.load, folder, "registry")
+                model = await asyncio.to_thread(self.store.load, folder, "registry", info.sha256)
             except Exception as exc:  # noqa: BLE001 - a broken version is refused, not served
                 self.load_failures.inc()
                 self.refused[info.version] = first_line(exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from housing.defaults import MODEL_SHA256_TAG
 from housing.tracking.rest import get_api
 
 
@@ -16,6 +17,7 @@ class VersionInfo:
     version: str
     run_id: str | None
     metrics: dict[str, float]
+    sha256: str | None = None  # the version's MODEL_SHA256_TAG: what its model file must hash to
 
 
 def resolve_over_rest(base: str, name: str, alias: str, timeout_s: float) -> VersionInfo:
@@ -26,7 +28,8 @@ def resolve_over_rest(base: str, name: str, alias: str, timeout_s: float) -> Ver
     if run_id:
         run = get_api(base, "runs/get", {"run_id": run_id}, timeout_s)
         metrics = {m["key"]: float(m["value"]) for m in run["run"]["data"].get("metrics", [])}
-    return VersionInfo(str(version["version"]), run_id, metrics)
+    tags = {t.get("key"): t.get("value") for t in version.get("tags", [])}
+    return VersionInfo(str(version["version"]), run_id, metrics, tags.get(MODEL_SHA256_TAG))
 
 
 def resolve_with_client(tracking_uri: str, name: str, alias: str) -> VersionInfo:
@@ -35,4 +38,4 @@ def resolve_with_client(tracking_uri: str, name: str, alias: str) -> VersionInfo
     client = MlflowClient(tracking_uri=tracking_uri)
     mv = client.get_model_version_by_alias(name, alias)
     metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
-    return VersionInfo(str(mv.version), mv.run_id, metrics)
+    return VersionInfo(str(mv.version), mv.run_id, metrics, mv.tags.get(MODEL_SHA256_TAG))

@@ -37,6 +37,7 @@ class ServedModel:
     metrics: dict[str, float]
     pipeline: Any
     compiled: CompiledPipeline | None
+    sha256: str | None = None  # of the model file, checked against the registry's tag
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     source: str = "registry"
 
@@ -88,6 +89,7 @@ class ServedModel:
             "metrics": self.metrics,
             "loaded_at": self.loaded_at,
             "source": self.source,
+            "sha256": self.sha256,
             "fast_path": self.compiled is not None,
             # "c": the tree kernel (src/housing/model/leaf_tables.c); "numpy" where it is not built.
             "trees": None if self.compiled is None else ("c" if native.KERNEL else "numpy"),

@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from housing.files import write_json
+from housing.defaults import MODEL_SHA256_TAG
+from housing.files import sha256_of, write_json
 from housing.model import persist
 from housing.tracking.rest import is_server
 from predictor.registry_api import VersionInfo, resolve_over_rest, resolve_with_client
 from predictor.served import ServedModel
 from predictor.settings import PredictorSettings
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class DigestMismatch(RuntimeError):
+    """A model file does not hash to what the registry recorded: tampered or corrupt; refused."""
+
+
+def check_digest(model_file: Path, expected: str | None, version: str) -> None:
+    if not expected or not _SHA256.fullmatch(expected):
+        raise DigestMismatch(f"v{version} has no valid {MODEL_SHA256_TAG} tag; not served")
+    actual = sha256_of(model_file)
+    if actual != expected:
+        raise DigestMismatch(
+            f"v{version}: {model_file.name} has sha256 {actual[:12]}…, "
+            f"the registry recorded {expected[:12]}…; not served"
+        )
 
 
 class ModelStore:
@@ -42,7 +61,8 @@ class ModelStore:
         return self.root / (f"{info.version}-{run}" if run else info.version)
 
     def download(self, info: VersionInfo) -> Path:
-        """The version's folder in the cache; downloaded first if absent (atomically)."""
+        """The version's folder in the cache; downloaded first if absent (atomically). A download
+        whose file does not hash to the version's tag never enters the cache."""
         target = self.folder(info)
         if (target / "meta.json").is_file():
             return target
@@ -66,7 +86,13 @@ class ModelStore:
             if done.returncode != 0:
                 lines = done.stderr.strip().splitlines() or ["no message"]
                 raise RuntimeError(f"download of v{info.version} failed: {lines[-1]}")
-            meta = {"version": info.version, "run_id": info.run_id, "metrics": info.metrics}
+            check_digest(persist.find_skops_file(staging / "model"), info.sha256, info.version)
+            meta = {
+                "version": info.version,
+                "run_id": info.run_id,
+                "metrics": info.metrics,
+                "sha256": info.sha256,
+            }
             (staging / "meta.json").write_text(json.dumps(meta))
             try:
                 os.replace(staging, target)
@@ -87,9 +113,18 @@ class ModelStore:
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         }
 
-    def load(self, folder: Path, source: str) -> ServedModel:
+    def load(self, folder: Path, source: str, sha256: str | None = None) -> ServedModel:
+        """Load a cached version, after checking its file against `sha256` (the registry's tag,
+        when the registry answered) or else the digest recorded at download."""
         meta = json.loads((folder / "meta.json").read_text())
-        pipeline = persist.load(persist.find_skops_file(folder / "model"))
+        model_file = persist.find_skops_file(folder / "model")
+        sha256 = sha256 or meta.get("sha256")
+        try:
+            check_digest(model_file, sha256, meta["version"])
+        except DigestMismatch:
+            self._discard(folder)  # so that the next attempt downloads a good copy
+            raise
+        pipeline = persist.load(model_file)
         return ServedModel.build(
             pipeline,
             name=self.settings.model_name,
@@ -98,7 +133,16 @@ class ModelStore:
             run_id=meta.get("run_id"),
             metrics=meta.get("metrics", {}),
             source=source,
+            sha256=sha256,
         )
+
+    def _discard(self, folder: Path) -> None:
+        aside = Path(tempfile.mkdtemp(prefix=f".bad-{folder.name}.", dir=self.root))
+        try:
+            os.replace(folder, aside / "model")  # one rename: no reader sees half a folder
+        except OSError:
+            pass  # gone already (another replica discarded it)
+        shutil.rmtree(aside, ignore_errors=True)
 
     def remember(self, folder: Path) -> None:
         """Record which version the alias named when last seen, for a start without MLflow."""

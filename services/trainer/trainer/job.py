@@ -14,8 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from housing.data.fetch import FetchError, fetch_configured, sha256_of
+from housing.data.fetch import FetchError, fetch_configured
 from housing.failures import first_line
+from housing.files import sha256_of
 from housing.settings import TrainingSettings
 from housing.tracking.server import ensure_reachable
 from trainer import workspace

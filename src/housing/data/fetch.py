@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from housing.files import atomic_path
+from housing.files import atomic_path, sha256_of
 
 CHUNK = 1 << 20
 MiB = 1 << 20
@@ -18,14 +18,6 @@ MiB = 1 << 20
 
 class FetchError(Exception):
     """The data could not be fetched or did not match its checksum; nothing was written."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _open(url: str, timeout: float):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -11,8 +12,8 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from housing.data.validate import read_raw
-from housing.defaults import TEST_SPLIT_TAG
-from housing.files import load_params, write_json
+from housing.defaults import MODEL_SHA256_TAG, TEST_SPLIT_TAG
+from housing.files import load_params, sha256_of, write_json
 from housing.model import persist
 from housing.model.persist import INFO_FILE, TRUSTED_TYPES, load_model
 from housing.model.pipeline import split_xy
@@ -58,7 +59,7 @@ def run(
             input_example=example,
             skops_trusted_types=TRUSTED_TYPES,
         )
-        version = mlflow.register_model(logged.model_uri, settings.model_name)
+        version = register_with_digest(logged.model_uri, settings.model_name)
     client = MlflowClient()
     decision = apply_gate(
         client,
@@ -73,14 +74,28 @@ def run(
     return result
 
 
+def register_with_digest(model_uri: str, name: str):
+    """Register a logged model with the sha256 of its file as stored, as a tag set at creation:
+    the version never exists without it, and the predictor checks every copy against it."""
+    with _downloaded_skops(model_uri) as stored:
+        digest = sha256_of(stored)
+    return mlflow.register_model(model_uri, name, tags={MODEL_SHA256_TAG: digest})
+
+
 def _trusted_model(uri: str):
     """A registered model's pipeline through the skops allow-list, never through pickle.
 
     `mlflow.sklearn.load_model` would follow the version's own MLmodel file, which may name
     pickle: whoever can write to the registry would run code here, beside the S3 keys."""
+    with _downloaded_skops(uri) as stored:
+        return persist.load(stored)
+
+
+@contextmanager
+def _downloaded_skops(uri: str):
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
-        return persist.load(persist.find_skops_file(Path(local)))
+        yield persist.find_skops_file(Path(local))
 
 
 def _prefixed(params_file: Path, section: str) -> dict:

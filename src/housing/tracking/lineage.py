@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from housing.data.fetch import sha256_of
 from housing.defaults import TEST_SPLIT_TAG
+from housing.files import sha256_of
 
 
 def dvc_md5(data_file: Path) -> str | None:
