@@ -33,6 +33,22 @@ class TrainParams:
     l2_regularization: float = 0.0
     progress_every: int = field(default=50, compare=False)
 
+    def __post_init__(self):
+        # Checked here, not by scikit-learn: fit() grows the trees in steps of progress_every, so
+        # max_iter below 1 would leave the regressor unfitted without an error.
+        bounds = {
+            "learning_rate": self.learning_rate > 0,
+            "max_iter": self.max_iter >= 1,
+            "max_leaf_nodes": self.max_leaf_nodes >= 2,
+            "min_samples_leaf": self.min_samples_leaf >= 1,
+            "l2_regularization": self.l2_regularization >= 0,
+            "progress_every": self.progress_every >= 1,
+        }
+        wrong = [name for name, ok in bounds.items() if not ok]
+        if wrong:
+            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in wrong)
+            raise ValueError(f"train parameter(s) out of range: {shown}")
+
     @classmethod
     def from_dict(cls, values: dict) -> TrainParams:
         unknown = set(values) - set(cls.__dataclass_fields__)
