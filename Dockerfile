@@ -48,17 +48,20 @@ COPY src/housing/model/leaf_tables.c /build/src/housing/model/
 RUN /build/scripts/build-native.sh \
  && test -f /build/src/housing/model/_leaf_tables.so
 
-# The MLflow tracking server: PostgreSQL backend store, artifacts proxied to S3
-# (--serve-artifacts), so that no client needs S3 credentials. No project code.
+# The MLflow tracking server with its basic-auth app: PostgreSQL backend store, artifacts proxied
+# to S3 (--serve-artifacts), so that no client needs S3 credentials. Of the project's code, only
+# the defaults (names of the experiment and the model) and the secret-file reader.
 FROM base AS mlflow
 COPY --from=env-mlflow /opt/venv /opt/venv
-COPY services/mlflow/prepare_stores.py services/mlflow/start.sh services/mlflow/health.py /app/
+COPY src/housing/__init__.py src/housing/defaults.py src/housing/secret_files.py /app/housing/
+COPY services/mlflow/*.py /app/
 USER 10001
 # MLflow's own default port, and housing.defaults.MLFLOW_PORT (tests/unit/test_definitions.py).
-ENV MLFLOW_PORT=5000
+ENV MLFLOW_PORT=5000 \
+    PYTHONPATH=/app
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=30 \
   CMD ["python", "/app/health.py"]
-ENTRYPOINT ["/bin/sh", "/app/start.sh"]
+ENTRYPOINT ["python", "/app/start.py"]
 
 # The trainer: a one-shot job that runs the DVC pipeline (dvc.yaml) against the stack's MLflow.
 FROM base AS trainer
@@ -93,16 +96,19 @@ COPY --from=native /build/src/housing/model/_leaf_tables.so /app/src/housing/mod
 COPY services/predictor/predictor /app/services/predictor/predictor
 ENV SERVICE=predictor \
     PREDICTOR_HOST=0.0.0.0 \
+    PREDICTOR_METRICS_HOST=0.0.0.0 \
     PYTHONPATH=/app/src:/app/services/predictor
 USER 10001
 
 # The gateway: the only service clients reach. No pandas or scikit-learn in this image.
 FROM http-service AS gateway
 COPY --from=env-gateway /opt/venv /opt/venv
-COPY src/housing/__init__.py src/housing/contract.py src/housing/defaults.py /app/src/housing/
+COPY src/housing/__init__.py src/housing/contract.py src/housing/defaults.py \
+     src/housing/secret_files.py /app/src/housing/
 COPY src/housing/web /app/src/housing/web
 COPY services/gateway/gateway /app/services/gateway/gateway
 ENV SERVICE=gateway \
     GATEWAY_HOST=0.0.0.0 \
+    GATEWAY_METRICS_HOST=0.0.0.0 \
     PYTHONPATH=/app/src:/app/services/gateway
 USER 10001

@@ -14,5 +14,4 @@ def app():
 
 
 if __name__ == "__main__":
-    settings = GatewaySettings()
-    serve("gateway_httpx:app", settings.host, settings.port)
+    serve("gateway_httpx:app", GatewaySettings())

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench import hostile
 from bench.measure import batch_seconds, measure, server, wait_ready
 from housing import defaults
 from housing.contract import EXAMPLE_RECORD, FEATURES
@@ -156,6 +157,8 @@ def run_contender(c: Contender, args, work: Path) -> dict:
         result = measure(c.name, pids, url, c.body, args, c.headers, own=pids[-1])
         if c.batch_body:
             result["batch_10k_s"] = batch_seconds(url, c.batch_body)
+        if c.key in ("predictor", "gateway"):
+            result["hostile"] = hostile.measure(url, pids[-1], c.headers)
     return result
 
 
@@ -263,6 +266,12 @@ def print_table(results: dict) -> None:
         )
     if "ready_from_cache_s" in p:
         print(f"predictor ready from its cache, MLflow unreachable: {p['ready_from_cache_s']}s")
+    for key in ("predictor", "gateway"):
+        for h in results.get(key, {}).get("hostile", []):
+            print(
+                f"{key}, hostile body ({h['body']}, {h['mb']} MB): {h['status']} in "
+                f"{h['cpu_ms']} ms of server CPU, {h['response_bytes']} B answered"
+            )
     if "transport_cpu_saved" in results:
         g, h = results["gateway"], results["gateway_httpx"]
         print(

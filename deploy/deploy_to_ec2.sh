@@ -10,7 +10,8 @@
 # DEPLOY_PORT, REGISTRY, IMAGE_TAG, DEPLOY_ENV_FILE, DEPLOY_DIR, DEPLOY_PROJECT,
 # DEPLOY_WAIT_TIMEOUT; REGISTRY_USERNAME and REGISTRY_PASSWORD log the host in to the registry.
 #
-# On the host: installs compose.yaml, the deploy override and the env file, pulls the release,
+# On the host: installs compose.yaml, the deploy override, the env file and its secrets as files
+# (scripts/secret-files.sh), pulls the release,
 # `up -d --wait`, then checks the gateway's /health/ready and one real /predict. If any step
 # fails it redeploys the previous release (recorded on the host), checks it the same way, and
 # exits non-zero saying what failed and what runs now. Keeps the images of the last two releases.
@@ -51,6 +52,18 @@ done
 [ -n "$ENV_FILE" ] || die "--env-file (or DEPLOY_ENV_FILE) is required"
 [ -f "$ENV_FILE" ] || die "env file $ENV_FILE not found"
 [ -z "$KEY" ] || [ -f "$KEY" ] || die "SSH key $KEY not found"
+# Every value that reaches a remote command line is checked against a strict pattern first.
+valid() {  # name value pattern
+  [[ "$2" =~ $3 ]] || die "$1 '$2' is not allowed (it must match $3)"
+}
+valid --host "$HOST" '^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$'
+valid --user "$USER_NAME" '^[a-z_][a-z0-9_-]{0,31}$'
+valid --port "$PORT" '^[0-9]{1,5}$'
+valid --registry "$REGISTRY" '^[a-z0-9][a-z0-9.:-]*(/[a-z0-9][a-z0-9._-]*)*$'
+valid --tag "$TAG" '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
+valid --dir "$DIR" '^/[A-Za-z0-9._/-]+$'
+valid --project "$PROJECT" '^[a-z0-9][a-z0-9_-]{0,62}$'
+valid --wait-timeout "$WAIT_TIMEOUT" '^[0-9]{1,5}$'
 
 SSH_OPTS=(-p "$PORT" -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new)
 [ -n "$KEY" ] && SSH_OPTS+=(-i "$KEY")
@@ -72,9 +85,12 @@ compose_cmd() {  # the compose invocation on the host for one tag
 }
 
 check_health() {  # gateway ready, then one real prediction with the first API key
-  remote "cd '$DIR' && set -a && . ./.env && set +a && port=\${GATEWAY_PORT:-8000} && key=\${GATEWAY_API_KEYS%%,*} &&
+  # The key goes to curl in a header file (-H @file): never on a command line (/proc/*/cmdline).
+  remote "cd '$DIR' && set -a && . ./.env && set +a && port=\${GATEWAY_PORT:-8000} &&
+    hdr=\$(mktemp) && trap 'rm -f \"\$hdr\"' EXIT &&
+    printf 'X-API-Key: %s\\n' \"\${GATEWAY_API_KEYS%%,*}\" > \"\$hdr\" &&
     curl -fsS --max-time 10 http://127.0.0.1:\$port/health/ready >/dev/null &&
-    curl -fsS --max-time 10 -H \"X-API-Key: \$key\" -H 'Content-Type: application/json' \
+    curl -fsS --max-time 10 -H @\"\$hdr\" -H 'Content-Type: application/json' \
       -d '{\"longitude\": -122.23, \"latitude\": 37.88, \"housing_median_age\": 41, \"total_rooms\": 880, \"total_bedrooms\": 129, \"population\": 322, \"households\": 126, \"median_income\": 8.3252, \"ocean_proximity\": \"NEAR BAY\"}' \
       http://127.0.0.1:\$port/predict"
 }
@@ -96,6 +112,15 @@ remote "mkdir -p '$DIR/data/raw' && command -v docker >/dev/null && docker compo
 copy "$ROOT/compose.yaml" "$DIR/compose.yaml" 644
 copy "$HERE/compose.deploy.yaml" "$DIR/compose.deploy.yaml" 644
 copy "$ENV_FILE" "$DIR/.env" 600
+# The secrets as files (compose mounts them at /run/secrets; no container's environment holds one).
+SECRETS_TMP="$(mktemp -d)"
+trap 'rm -rf "$SECRETS_TMP"' EXIT
+"$ROOT/scripts/secret-files.sh" "$ENV_FILE" "$SECRETS_TMP" >/dev/null \
+  || die "the env file lacks a secret (see .env.example)"
+remote "mkdir -p '$DIR/secrets' && chmod 700 '$DIR/secrets'"
+for secret in "$SECRETS_TMP"/*; do
+  copy "$secret" "$DIR/secrets/${secret##*/}" 644
+done
 if [ -n "${REGISTRY_USERNAME:-}" ] && [ -n "${REGISTRY_PASSWORD:-}" ]; then
   if [ "$DRY_RUN" = 1 ]; then
     echo "[dry-run] docker login ${REGISTRY%%/*} as $REGISTRY_USERNAME"

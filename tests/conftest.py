@@ -166,9 +166,16 @@ def predictor(registered, tmp_path_factory):
         PREDICTOR_MAX_BODY_BYTES=65536,
     )
     log = tmp_path_factory.mktemp("logs") / "predictor.log"
-    with service("predictor", env, log, ready_path="/health/ready") as (url, proc):
+    with service("predictor", env, log, ready_path="/health/ready") as (url, proc, metrics):
         with httpx.Client(base_url=url, timeout=30) as client:
-            yield {"url": url, "client": client, "cache": cache, "log": log, "proc": proc}
+            yield {
+                "url": url,
+                "client": client,
+                "cache": cache,
+                "log": log,
+                "proc": proc,
+                "metrics": metrics,
+            }
 
 
 @pytest.fixture(scope="session")
@@ -176,5 +183,5 @@ def gateway_url(predictor, tmp_path_factory):
     """A real gateway process in front of the real predictor."""
     env = {"PREDICTOR_URLS": predictor["url"], "GATEWAY_API_KEYS": GATEWAY_KEY}
     log = tmp_path_factory.mktemp("gw") / "gateway.log"
-    with service("gateway", env, log, "/health/ready", port_var="GATEWAY_PORT") as (url, _):
+    with service("gateway", env, log, "/health/ready", port_var="GATEWAY_PORT") as (url, _, _):
         yield url

@@ -1,10 +1,12 @@
-"""Before `mlflow server`: wait for PostgreSQL and S3, create the buckets, migrate the schema.
+"""Before `mlflow server`: wait for PostgreSQL and S3, create the buckets and the auth app's
+database, migrate the schema.
 
 Idempotent: run at every start. It waits with a deadline and says what it is waiting for, so
 that a misconfigured stack fails with a readable message instead of hanging.
 """
 
 import os
+import re
 import sys
 import time
 
@@ -36,6 +38,23 @@ def database_has_schema(uri: str) -> bool:
         engine.dispose()
 
 
+def ensure_database(uri: str, name: str) -> None:
+    """The basic-auth app keeps its users in a database of its own, created here once."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        sys.exit(f"mlflow: {name!r} is not a plain database name")
+    engine = sqlalchemy.create_engine(uri, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).scalar()
+            if not found:
+                conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+                print(f"mlflow: created database {name}", flush=True)
+    finally:
+        engine.dispose()
+
+
 def ensure_buckets(endpoint: str, buckets: list[str]) -> None:
     s3 = boto3.client("s3", endpoint_url=endpoint)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
@@ -57,6 +76,7 @@ def main() -> None:
     endpoint = os.environ["MLFLOW_S3_ENDPOINT_URL"]
     buckets = [os.environ["MLFLOW_BUCKET"], *os.environ.get("EXTRA_BUCKETS", "").split(",")]
     migrated = wait("PostgreSQL", lambda: database_has_schema(uri))
+    ensure_database(uri, os.environ["MLFLOW_AUTH_DB"])
     wait("S3", lambda: ensure_buckets(endpoint, [b for b in buckets if b]))
     if migrated:  # an existing schema is upgraded; a new database is created by the server
         # `mlflow db upgrade`, called in this process: as a child's argument, the URI and the
@@ -67,7 +87,7 @@ def main() -> None:
     print("mlflow: stores ready", flush=True)
 
 
-if __name__ == "__main__":
+def prepare() -> None:
     try:
         main()
     except (BotoCoreError, ClientError, sqlalchemy.exc.SQLAlchemyError) as exc:

@@ -19,6 +19,9 @@ LOCAL_HOST = "127.0.0.1"
 GATEWAY_PORT = 8000
 PREDICTOR_PORT = 8001
 MLFLOW_PORT = 5000
+# Prometheus metrics of each service, on a port of their own that no one publishes.
+GATEWAY_METRICS_PORT = 9100
+PREDICTOR_METRICS_PORT = 9101
 
 # Request limits shared by the gateway and the predictor.
 MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -76,6 +76,9 @@ def env_file(tmp_path_factory):
         "S3_ACCESS_KEY=deploytest",
         "S3_SECRET_KEY=deploy-test-s3-secret",
         f"GATEWAY_API_KEYS={KEY}",
+        "MLFLOW_ADMIN_PASSWORD=deploy-test-mlflow-admin",
+        "MLFLOW_TRAINER_PASSWORD=deploy-test-mlflow-trainer",
+        "MLFLOW_PREDICTOR_PASSWORD=deploy-test-mlflow-predictor",
         f"GATEWAY_PORT={GATEWAY_PORT}",
         f"MLFLOW_UI_PORT={MLFLOW_PORT}",
     ]

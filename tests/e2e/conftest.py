@@ -38,6 +38,31 @@ def dotenv() -> dict[str, str]:
     return values
 
 
+def secret(name: str) -> str:
+    """A secret of the stack, from the file compose mounts (scripts/dev-env.sh writes them)."""
+    return (ROOT / "secrets" / name.lower()).read_text().strip()
+
+
+def admin_auth() -> tuple[str, str]:
+    return ("admin", secret("MLFLOW_ADMIN_PASSWORD"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_admin_credentials():
+    """MLflow's client, used by some tests against the published UI port, logs in as the admin."""
+    if os.environ.get("HOUSING_E2E") != "1":
+        yield
+        return
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = admin_auth()
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def compose(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     result = subprocess.run(
         ["docker", "compose", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
@@ -49,7 +74,7 @@ def compose(*args: str, check: bool = True, timeout: float = 900) -> subprocess.
 
 @pytest.fixture(scope="session")
 def api_key() -> str:
-    return os.environ.get("GATEWAY_API_KEYS") or dotenv()["GATEWAY_API_KEYS"].split(",")[0]
+    return os.environ.get("GATEWAY_API_KEYS") or secret("GATEWAY_API_KEYS").split(",")[0]
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +88,15 @@ def mlflow_ui() -> str:
 
 
 class Registry:
-    """MLflow's REST API through the UI's published port."""
+    """MLflow's REST API through the UI's published port, as its admin."""
 
     def __init__(self, base: str, name: str):
         self.base, self.name = base, name
 
     def get(self, path: str, **params) -> dict:
-        response = httpx.get(f"{self.base}/api/2.0/mlflow/{path}", params=params, timeout=10)
+        response = httpx.get(
+            f"{self.base}/api/2.0/mlflow/{path}", params=params, auth=admin_auth(), timeout=10
+        )
         response.raise_for_status()
         return response.json()
 
@@ -87,6 +114,7 @@ class Registry:
         response = httpx.post(
             f"{self.base}/api/2.0/mlflow/runs/search",
             json={"experiment_ids": [experiment["experiment"]["experiment_id"]]},
+            auth=admin_auth(),
             timeout=10,
         )
         response.raise_for_status()
@@ -122,16 +150,25 @@ def served_version(gateway: str, key: str) -> str:
     return response.json()["model"]["version"]
 
 
-def predictor_get(path: str) -> str:
-    """GET `path` from the (first) predictor, inside its container: it publishes no port."""
-    url = f"http://127.0.0.1:{defaults.PREDICTOR_PORT}{path}"
+def get_inside(service: str, port: int, path: str) -> str:
+    """GET `path` on `port` of the (first) container of `service`, from inside it: the predictors'
+    ports and every metrics port are published nowhere."""
+    url = f"http://127.0.0.1:{port}{path}"
     script = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=5).read().decode())"
-    return compose("exec", "-T", "predictor", "python", "-c", script).stdout
+    return compose("exec", "-T", service, "python", "-c", script).stdout
+
+
+def predictor_get(path: str) -> str:
+    return get_inside("predictor", defaults.PREDICTOR_PORT, path)
+
+
+def gateway_metrics() -> str:
+    return get_inside("gateway", defaults.GATEWAY_METRICS_PORT, "/metrics")
 
 
 def predictor_metric(name: str) -> float:
     """A counter of the (first) predictor."""
-    text = predictor_get("/metrics")
+    text = get_inside("predictor", defaults.PREDICTOR_METRICS_PORT, "/metrics")
     found = re.search(rf"^{name} ([\d.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 

@@ -9,7 +9,7 @@ import httpx
 
 from housing import defaults
 from housing.contract import EXAMPLE_RECORD
-from tests.e2e.conftest import compose, compose_ps, predictor_get
+from tests.e2e.conftest import admin_auth, compose, compose_ps, predictor_get
 
 OURS = ("mlflow", "trainer", "predictor", "gateway")
 
@@ -35,10 +35,11 @@ def test_no_key_is_401(gateway):
     assert response.status_code == 401
 
 
-def test_registry_has_a_champion_and_the_ui_answers(registry, mlflow_ui):
+def test_registry_has_a_champion_and_the_ui_answers_its_admin(registry, mlflow_ui):
     assert registry.champion()
     assert registry.runs()
-    page = httpx.get(mlflow_ui + "/", timeout=10)
+    assert httpx.get(mlflow_ui + "/", timeout=10).status_code == 401
+    page = httpx.get(mlflow_ui + "/", auth=admin_auth(), timeout=10)
     assert page.status_code == 200 and "<html" in page.text.lower()
 
 
@@ -78,6 +79,8 @@ def test_dvc_push_and_pull_against_the_stack_remote():
     """The trainer pushed the raw data; a fresh workspace pulls it back from the s3 service."""
     script = (
         "set -e; mkdir -p /tmp/pull && cd /tmp/pull && "
+        "export AWS_ACCESS_KEY_ID=$(cat $AWS_ACCESS_KEY_ID_FILE) && "
+        "export AWS_SECRET_ACCESS_KEY=$(cat $AWS_SECRET_ACCESS_KEY_FILE) && "
         "cp -r /app/.dvc /app/dvc.yaml /app/params.yaml . && mkdir -p data/raw && "
         "cp /app/data/raw/housing.csv.dvc data/raw/ && "
         "printf '[core]\\n    no_scm = true\\n' > .dvc/config.local && "

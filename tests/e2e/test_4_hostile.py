@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from housing.contract import EXAMPLE_RECORD, NUMERIC
-from tests.e2e.conftest import compose, compose_ps
+from tests.e2e.conftest import admin_auth, compose, compose_ps
 
 ST = str(Path(sys.executable).with_name("st"))
 
@@ -124,7 +124,11 @@ def test_mlflow_refuses_a_foreign_host_and_is_recent(mlflow_ui):
         timeout=10,
     )
     assert refused.status_code in (400, 403), refused.status_code
-    allowed = httpx.get(f"{mlflow_ui}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
+    allowed = httpx.get(
+        f"{mlflow_ui}/api/2.0/mlflow/experiments/search?max_results=1",
+        auth=admin_auth(),
+        timeout=10,
+    )
     assert allowed.status_code == 200
     version = compose("exec", "-T", "mlflow", "mlflow", "--version").stdout
     major, minor = map(int, re.search(r"(\d+)\.(\d+)", version).groups())

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from housing.contract import EXAMPLE_RECORD
-from tests.e2e.conftest import compose, compose_ps, predictor_metric, wait_until
+from tests.e2e.conftest import compose, compose_ps, gateway_metrics, predictor_metric, wait_until
 
 
 class SteadyLoad:
@@ -60,8 +60,9 @@ def predictors() -> list[str]:
 
 
 def ready_predictors(gateway: str) -> int:
-    states = httpx.get(f"{gateway}/health/ready", timeout=5).json()["predictors"]
-    return sum(1 for s in states if s["ready"])
+    """How many predictors the gateway sends to now (its internal metrics)."""
+    ready = re.findall(r"^gateway_predictor_ready\{[^}]*\} ([\d.]+)$", gateway_metrics(), re.M)
+    return sum(1 for value in ready if float(value) == 1.0)
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def two_predictors(gateway):
 
 
 def upstream_counts(gateway: str) -> dict[str, float]:
-    text = httpx.get(f"{gateway}/metrics", timeout=5).text
+    text = gateway_metrics()
     pattern = r'gateway_upstream_seconds_count\{upstream="([^"]+)"\} ([\d.e+]+)'
     return {url: float(n) for url, n in re.findall(pattern, text)}
 

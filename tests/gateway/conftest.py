@@ -29,6 +29,7 @@ def settings(**overrides) -> GatewaySettings:
         "PREDICTOR_URLS": "http://a:8001",
         "GATEWAY_COOLDOWN_S": 30,
         "GATEWAY_HEALTH_INTERVAL_S": 60,
+        "GATEWAY_METRICS_PORT": 0,  # any free port: several apps run at once
         **overrides,
     }
     fields = {name.removeprefix("GATEWAY_").lower(): str(v) for name, v in values.items()}
@@ -71,6 +72,12 @@ async def gateway(fake: FakePredictors, **overrides):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             yield client
+
+
+def metrics_of(client: httpx.AsyncClient) -> str:
+    """The in-process gateway's metrics, from its internal metrics port."""
+    port = client._transport.app.state.metrics_port
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
 
 
 def auth() -> dict:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from gateway.settings import GatewaySettings
 from housing.contract import EXAMPLE_RECORD
-from tests.gateway.conftest import KEY, FakePredictors, auth, gateway, settings
+from tests.gateway.conftest import KEY, FakePredictors, auth, gateway, metrics_of, settings
 
 pytestmark = pytest.mark.anyio
 
@@ -49,8 +49,19 @@ async def test_bearer_key_is_accepted():
 
 async def test_open_routes_need_no_key():
     async with gateway(FakePredictors()) as client:
-        for path in ("/", "/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"):
+        for path in ("/", "/health/live", "/health/ready", "/docs", "/openapi.json"):
             assert (await client.get(path)).status_code == 200, path
+
+
+async def test_the_public_port_tells_nothing_of_the_inside():
+    """/metrics and the predictors' addresses are on the internal metrics port only."""
+    async with gateway(FakePredictors(), PREDICTOR_URLS="http://a:8001,http://b:8001") as client:
+        assert (await client.get("/metrics")).status_code == 404
+        ready = await client.get("/health/ready")
+        assert ready.json() == {"status": "ready"} and "a:8001" not in ready.text
+        internal = metrics_of(client)
+    assert 'gateway_predictor_ready{upstream="http://a:8001"} 1.0' in internal
+    assert "gateway_requests_total" in internal
 
 
 async def test_rate_limit_is_429_with_retry_after():
@@ -99,6 +110,14 @@ def test_keys_file(tmp_path):
     keys.write_text("# one key per line\nfile-key-0123456789abcdef\n")
     configured = GatewaySettings(api_keys_file=str(keys))
     assert configured.keys() == ["file-key-0123456789abcdef"]
+
+
+def test_a_keys_file_made_from_the_comma_separated_variable(tmp_path):
+    """compose's secret file holds GATEWAY_API_KEYS as written in .env: one comma-separated line."""
+    keys = tmp_path / "gateway_api_keys"
+    keys.write_text("first-key-0123456789abcdef,second-key-0123456789abcd")
+    configured = GatewaySettings(api_keys_file=str(keys))
+    assert configured.keys() == ["first-key-0123456789abcdef", "second-key-0123456789abcd"]
 
 
 async def test_openapi_declares_both_ways_to_send_a_key():

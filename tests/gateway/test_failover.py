@@ -7,7 +7,7 @@ import time
 import pytest
 
 from housing.contract import EXAMPLE_RECORD
-from tests.gateway.conftest import FakePredictors, auth, gateway
+from tests.gateway.conftest import FakePredictors, auth, gateway, metrics_of
 
 pytestmark = pytest.mark.anyio
 TWO = {"PREDICTOR_URLS": "http://a:8001,http://b:8001"}
@@ -45,7 +45,7 @@ async def test_one_replica_down_no_request_fails_and_it_is_ejected():
             (await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())).status_code
             for _ in range(6)
         ]
-        metrics = (await client.get("/metrics")).text
+        metrics = metrics_of(client)
     assert statuses == [200] * 6
     assert fake.calls.count("b") == 1  # tried once, then out for the cool-down
     assert 'gateway_upstream_ejections_total{upstream="http://b:8001"} 1.0' in metrics

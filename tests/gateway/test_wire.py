@@ -49,7 +49,8 @@ def test_a_body_of_bad_records_gets_a_short_answer(gateway_url):
 
 
 def test_a_request_id_that_is_not_a_plain_token_is_replaced(gateway_url):
-    for sent in (b"\xc3\xa9t\xc3\xa9", b"x" * 100_000, b"a b"):
+    # (A head over the server's limit is refused before this: tests/gateway/test_server_limits.py)
+    for sent in (b"\xc3\xa9t\xc3\xa9", b"x" * 60_000, b"a b"):
         for headers in ({"X-API-Key": KEY}, {}):  # answered, and refused for want of a key
             response = httpx.post(
                 gateway_url + "/predict",

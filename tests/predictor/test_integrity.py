@@ -109,7 +109,7 @@ def test_a_tampered_cache_is_not_served_without_the_registry(tampered_cache, tmp
     dead = f"http://127.0.0.1:{free_port()}"
     env = predictor_env(dead, MODEL, tampered_cache)
     log = tmp_path / "p.log"
-    with service("predictor", env, log) as (url, _):
+    with service("predictor", env, log) as (url, _, _):
         assert httpx.get(url + "/health/ready").status_code == 503
         assert httpx.post(url + "/predict", json=_example(), timeout=10).status_code == 503
         _wait_until(lambda: "not served" in log.read_text(), 10, "the refusal logged")
@@ -119,7 +119,7 @@ def test_a_tampered_cache_is_replaced_by_a_good_download(tampered_cache, registe
     env = predictor_env(registered["server"].url, MODEL, tampered_cache)
     tag = MlflowClient(registered["server"].url).get_model_version(MODEL, registered["first"])
     expected = tag.tags[MODEL_SHA256_TAG]
-    with service("predictor", env, tmp_path / "p.log", ready_path="/health/ready") as (url, _):
+    with service("predictor", env, tmp_path / "p.log", ready_path="/health/ready") as (url, _, _):
         served = httpx.get(url + "/model").json()
         assert served["version"] == registered["first"] and served["sha256"] == expected
     (folder,) = tampered_cache.glob(f"{MODEL}/{registered['first']}-*")

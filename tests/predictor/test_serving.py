@@ -56,7 +56,8 @@ def test_predictions_equal_the_registered_pipeline(predictor, registered):
 
 def test_metrics_are_exposed(predictor):
     predictor["client"].post("/predict", json=EXAMPLE_RECORD)
-    text = predictor["client"].get("/metrics").text
+    assert predictor["client"].get("/metrics").status_code == 404  # not on the service's port
+    text = httpx.get(predictor["metrics"], timeout=5).text
     assert 'predictor_requests_total{route="/predict",status="200"}' in text
     assert "predictor_model_version" in text and "predictor_model_swaps_total" in text
 
@@ -154,7 +155,8 @@ def test_broken_version_is_refused_and_the_old_one_keeps_serving(predictor, regi
                 time.sleep(0.2)
         assert load.failures == []
         assert {v for _, v in load.versions} == {registered["first"]}
-        assert "predictor_model_load_failures_total 1.0" in client.get("/metrics").text
+        metrics = httpx.get(predictor["metrics"], timeout=5).text
+        assert "predictor_model_load_failures_total 1.0" in metrics
     finally:
         registry.set_registered_model_alias(MODEL, "champion", registered["first"])
 
@@ -163,7 +165,7 @@ def test_restart_without_mlflow_serves_from_cache(predictor, registered, tmp_pat
     dead = f"http://127.0.0.1:{free_port()}"  # the tracking server is gone
     env = predictor_env(dead, MODEL, predictor["cache"])
     started = time.monotonic()
-    with service("predictor", env, tmp_path / "p.log", ready_path="/health/ready") as (url, _):
+    with service("predictor", env, tmp_path / "p.log", ready_path="/health/ready") as (url, _, _):
         ready_in = time.monotonic() - started
         response = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10)
         assert response.status_code == 200
@@ -174,7 +176,7 @@ def test_restart_without_mlflow_serves_from_cache(predictor, registered, tmp_pat
 
 def test_before_any_model_is_loaded_503_with_retry_after(registered, tmp_path):
     env = predictor_env(registered["server"].url, "no-such-model", tmp_path / "cache")
-    with service("predictor", env, tmp_path / "p.log") as (url, _):
+    with service("predictor", env, tmp_path / "p.log") as (url, _, _):
         response = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10)
         assert response.status_code == 503 and response.headers["retry-after"]
         assert "no model" in response.json()["message"]

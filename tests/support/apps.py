@@ -17,16 +17,18 @@ def service(
     ready_path: str = "/health/live",
     port_var: str = "PREDICTOR_PORT",
 ):
-    """`python -m <module>` with `env`; yields its base URL once `ready_path` answers."""
-    port = free_port()
-    full_env = {**env, port_var: str(port)}
+    """`python -m <module>` with `env`; yields its base URL, the process and the URL of its
+    metrics (on their own port) once `ready_path` answers."""
+    port, metrics_port = free_port(), free_port()
+    metrics_var = port_var.replace("_PORT", "_METRICS_PORT")
+    full_env = {**env, port_var: str(port), metrics_var: str(metrics_port)}
     with running([sys.executable, "-m", module], log, env=full_env) as proc:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http(url + ready_path, timeout_s=60, proc=proc)
         except Exception as exc:
             raise RuntimeError(f"{module} did not start:\n{log.read_text()[-3000:]}") from exc
-        yield url, proc
+        yield url, proc, f"http://127.0.0.1:{metrics_port}/metrics"
 
 
 def predictor_env(tracking_uri: str, model_name: str, cache_dir: Path, **extra) -> dict:

@@ -9,10 +9,12 @@ import json
 import math
 import random
 
+import msgspec
 import pytest
 
 from housing.contract import CATEGORIES, EXAMPLE_RECORD, FEATURES, NUMERIC
 from housing.defaults import MAX_RECORDS
+from housing.web import body as body_module
 from housing.web.body import BadBody, checked_records, fast_records
 
 EDGE_NUMBERS = [
@@ -167,3 +169,38 @@ def test_more_records_than_the_limit_are_refused_before_any_is_validated():
     assert json.loads(refused.value.response.body)["detail"] == [
         {"field": "records", "message": f"at most {MAX_RECORDS} records per request, got 10001"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("one object, unknown keys", "k0"),
+        ("empty records", "records"),
+        ("records with 60 unknown keys", "records"),
+        ("a field holding a list", "body"),
+    ],
+)
+def test_a_body_holding_more_than_the_limit_is_refused_before_it_is_parsed(
+    name, field, monkeypatch
+):
+    """Up to the size limit, a body of many keys or values used to cost json.loads and pydantic
+    seconds of CPU; one that no number of allowed records can hold is refused from its bytes."""
+    from bench.hostile import bodies
+
+    def parsed(_raw):
+        raise AssertionError("json.loads ran on a body that cannot be valid")
+
+    monkeypatch.setattr(body_module.json, "loads", parsed)
+    with pytest.raises(BadBody) as refused:
+        checked_records(bodies()[name], MAX_RECORDS)
+    response = refused.value.response
+    assert response.status_code == 422 and len(response.body) <= 64 * 1024
+    assert msgspec.json.decode(response.body)["detail"][0]["field"] == field
+
+
+def test_the_first_unknown_field_of_an_oversized_batch_is_named():
+    extra = {f"x{i}": 0 for i in range(MAX_RECORDS * 11)}
+    raw = json.dumps({"records": [EXAMPLE_RECORD, {**EXAMPLE_RECORD, **extra}]}).encode()
+    with pytest.raises(BadBody) as refused:
+        checked_records(raw, MAX_RECORDS)
+    assert msgspec.json.decode(refused.value.response.body)["detail"][0]["field"] == "records[1].x0"

@@ -8,7 +8,7 @@ from housing.web.runtime import run
 
 def main() -> None:
     settings = GatewaySettings()  # fails here, with a clear message, when no key is configured
-    run("gateway.app:create_app", settings.host, settings.port, sys.argv[1:])
+    run("gateway.app:create_app", settings, sys.argv[1:])
 
 
 if __name__ == "__main__":

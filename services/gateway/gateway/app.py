@@ -37,6 +37,7 @@ def create_app(
         _lifespan,
         [predict.router, health.router, playground.router],
         settings.max_body_bytes,
+        (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
     )
     state = app.state

@@ -1,4 +1,6 @@
-"""GET /health/ready: ready while at least one predictor is."""
+"""GET /health/ready: ready while at least one predictor is. Public, so it says no more than that:
+which predictors are ready, and where they are, is on the internal metrics port
+(`gateway_predictor_ready`)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,8 @@ router = APIRouter()
 
 @router.get("/health/ready")
 async def ready(request: Request) -> JSONResponse:
-    replicas = request.app.state.replicas
-    states = [{"url": r.url, "ready": r.ready} for r in replicas.replicas]
-    if replicas.any_ready():
-        return JSONResponse({"status": "ready", "predictors": states})
+    if request.app.state.replicas.any_ready():
+        return JSONResponse({"status": "ready"})
     return JSONResponse(
-        {"status": "not ready", "predictors": states},
-        status_code=503,
-        headers={"Retry-After": RETRY_AFTER_S},
+        {"status": "not ready"}, status_code=503, headers={"Retry-After": RETRY_AFTER_S}
     )

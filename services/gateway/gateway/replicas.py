@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily
 
 from housing.web.runtime import cancel
 
@@ -60,6 +61,7 @@ class ReplicaSet:
             ["upstream"],
             registry=registry,
         )
+        registry.register(_ReadyCollector(self))
 
     def any_ready(self) -> bool:
         now = time.monotonic()
@@ -123,3 +125,20 @@ class ReplicaSet:
 
     async def stop(self) -> None:
         await cancel(self._task)
+
+
+class _ReadyCollector:
+    """`gateway_predictor_ready{upstream}`: 1 for each predictor that takes requests now, read at
+    scrape time (on the internal metrics port: these are internal addresses)."""
+
+    def __init__(self, replicas: ReplicaSet):
+        self.replicas = replicas
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "gateway_predictor_ready", "Predictors taking requests now", labels=["upstream"]
+        )
+        now = time.monotonic()
+        for replica in list(self.replicas.replicas):
+            family.add_metric([replica.url], 1.0 if replica.usable(now) else 0.0)
+        yield family

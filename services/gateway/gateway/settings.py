@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from housing import defaults
+from housing.web.server_settings import ServerSettings
 
 PLACEHOLDERS = {"changethis", "changeme", "secret", "password", "apikey"}
 
@@ -19,7 +20,7 @@ def _split(value) -> list[str]:
     return list(value or [])
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServerSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     predictor_urls: Annotated[list[str], NoDecode] = Field(
@@ -32,8 +33,6 @@ class GatewaySettings(BaseSettings):
     auth_disabled: bool = False
     rate_per_s: float = Field(100.0, gt=0)
     rate_burst: int = Field(200, gt=0)
-    max_body_bytes: int = Field(defaults.MAX_BODY_BYTES, gt=0)
-    max_records: int = Field(defaults.MAX_RECORDS, gt=0)
     upstream_timeout_s: float = Field(10.0, gt=0)
     connect_timeout_s: float = Field(0.5, gt=0)
     cooldown_s: float = Field(5.0, ge=0)
@@ -41,10 +40,9 @@ class GatewaySettings(BaseSettings):
     # Treat every address a predictor's name resolves to as its own replica (compose --scale).
     resolve_replicas: bool = False
     cors_origins: Annotated[list[str], NoDecode] = []
-    # /docs, /redoc and /openapi.json; false in production if the API is not to describe itself.
-    docs_enabled: bool = True
-    host: str = defaults.LOCAL_HOST
     port: int = defaults.GATEWAY_PORT
+    # /metrics is served here only (0: any free port).
+    metrics_port: int = Field(defaults.GATEWAY_METRICS_PORT, ge=0)
 
     @field_validator("predictor_urls", "cors_origins", mode="before")
     @classmethod
@@ -81,6 +79,9 @@ class GatewaySettings(BaseSettings):
     def keys(self) -> list[str]:
         keys = [k.get_secret_value() for k in self.api_keys]
         if self.api_keys_file is not None:
-            lines = self.api_keys_file.read_text().splitlines()
-            keys += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+            # One key per line, or comma-separated as in GATEWAY_API_KEYS (a compose secret
+            # made from that variable holds it as one line).
+            for line in self.api_keys_file.read_text().splitlines():
+                if not line.lstrip().startswith("#"):
+                    keys += _split(line)
         return keys

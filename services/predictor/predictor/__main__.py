@@ -8,7 +8,7 @@ from predictor.settings import PredictorSettings
 
 def main() -> None:
     settings = PredictorSettings()
-    run("predictor.app:create_app", settings.host, settings.port, sys.argv[1:])
+    run("predictor.app:create_app", settings, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
         _lifespan,
         [predict.router, status.router],
         settings.max_body_bytes,
+        (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
     )
     app.state.settings = settings

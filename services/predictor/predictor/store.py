@@ -111,6 +111,8 @@ class ModelStore:
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(self.settings.mlflow_timeout_s)),
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            # Through MLflow, never from a presigned S3 URL: the predictor reaches MLflow only.
+            "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
         }
 
     def load(self, folder: Path, source: str, sha256: str | None = None) -> ServedModel:

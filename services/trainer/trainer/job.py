@@ -17,6 +17,7 @@ from pathlib import Path
 from housing.data.fetch import FetchError, fetch_configured
 from housing.failures import first_line
 from housing.files import sha256_of
+from housing.secret_files import export_from_files
 from housing.settings import TrainingSettings
 from housing.tracking.server import ensure_reachable
 from trainer import workspace
@@ -122,6 +123,7 @@ def _registry_has_champion(data: TrainingSettings) -> bool:
 def main() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     try:
+        export_from_files()  # the S3 keys and MLflow password, from their secret files
         result = run()
     except Exception as exc:  # noqa: BLE001 - a one-shot job ends with one readable line
         print(f"trainer: FAILED: {first_line(exc)[:300]}", file=sys.stderr)

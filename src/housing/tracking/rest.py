@@ -6,7 +6,9 @@ and the training side checks that the server answers before it logs anything.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,11 +22,24 @@ def is_server(tracking_uri: str) -> bool:
     return urllib.parse.urlparse(tracking_uri).scheme in ("http", "https")
 
 
+def _credentials() -> dict[str, str]:
+    """Basic auth from MLflow's own variables, as MLflow's client sends it."""
+    user, password = (
+        os.environ.get("MLFLOW_TRACKING_USERNAME"),
+        os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+    )
+    if not (user and password):
+        return {}
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 def get(base: str, path: str, timeout_s: float, params: dict | None = None) -> bytes:
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     url = f"{base.rstrip('/')}{path}{query}"
+    request = urllib.request.Request(url, headers=_credentials())  # noqa: S310 - http(s) only
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
             return response.read()
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode(errors="replace")

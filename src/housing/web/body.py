@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -117,7 +118,11 @@ def _too_many(count: int, max_records: int) -> BadBody:
 def checked_records(raw: bytes, max_records: int) -> list:
     """The contract's check (pydantic): the records, or BadBody with the refusal.
 
-    The record count is checked straight after parsing, before any record is validated."""
+    A body with more fields or values than `max_records` records can hold is refused before it is
+    parsed into Python objects; the record count is checked straight after parsing, before any
+    record is validated."""
+    if max(raw.count(b":"), raw.count(b",")) > _most_separators(max_records):
+        raise _oversized(raw, max_records)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -137,6 +142,66 @@ def checked_records(raw: bytes, max_records: int) -> list:
         return records_of(ADAPTER.validate_python(data))
     except ValidationError as exc:
         raise BadBody(validation_response(lean_errors(exc))) from None
+
+
+def _most_separators(max_records: int) -> int:
+    """A valid body holds one ':' per field and fewer ',' than fields and records together; a
+    ':' or ',' inside a string only makes a body longer, never valid (no value holds one)."""
+    return max_records * (len(FEATURES) + 1) + MAX_DETAIL + 1
+
+
+# Decoders that look at a body's shape without building it: the records as raw slices, and every
+# object's field names (values kept raw) with unknown names refused at the first one.
+_Envelope = msgspec.defstruct("Envelope", [("records", list[msgspec.Raw])])
+_RecordKeys = msgspec.defstruct(
+    "RecordKeys",
+    [(name, msgspec.Raw, msgspec.Raw(b"null")) for name in FEATURES],
+    forbid_unknown_fields=True,
+)
+_BatchKeys = msgspec.defstruct(
+    "BatchKeys", [("records", list[_RecordKeys])], forbid_unknown_fields=True
+)
+_UNKNOWN = re.compile(r"unknown field `(.{0,200}?)`(?: - at `\$(.*)`)?")
+
+
+def _oversized(raw: bytes, max_records: int) -> BadBody:
+    """The refusal of a body that holds more than `max_records` records can: parsing it with
+    json.loads and pydantic would cost the server far more than sending it cost the client."""
+    try:
+        records = msgspec.json.decode(raw, type=_Envelope).records
+    except msgspec.ValidationError:  # (a DecodeError too: it comes first)
+        records = None  # not {"records": [...]}: one district, or something else
+    except msgspec.DecodeError as exc:
+        message = f"invalid JSON: {exc}"
+        return BadBody(
+            error_response(400, f"body: {message}", detail=[{"field": "body", "message": message}])
+        )
+    if records is not None and len(records) > max_records:
+        return _too_many(len(records), max_records)
+    field = _first_unknown_field(raw, _RecordKeys if records is None else _BatchKeys)
+    message = f"more fields or values than {max_records} records hold"
+    if field is None:
+        return BadBody(
+            error_response(422, f"body: {message}", detail=[{"field": "body", "message": message}])
+        )
+    detail = [
+        {"field": field, "message": "Extra inputs are not permitted", "type": "extra_forbidden"}
+    ]
+    return BadBody(
+        error_response(422, f"{field}: not a field; the body holds {message}", detail=detail)
+    )
+
+
+def _first_unknown_field(raw: bytes, shape: type[msgspec.Struct]) -> str | None:
+    """The path of the body's first unknown field (values are not parsed), if it has one."""
+    try:
+        msgspec.json.decode(raw, type=shape)
+    except msgspec.MsgspecError as exc:
+        found = _UNKNOWN.search(str(exc))
+        if found:
+            name, at = found.group(1), (found.group(2) or "").lstrip(".")
+            return f"{at}.{name}" if at else name
+    return None
 
 
 def _refuse_many_unknown_keys(data) -> None:

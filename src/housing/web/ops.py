@@ -1,13 +1,15 @@
-"""The routes every service of ours answers alike: liveness and Prometheus metrics.
+"""What every service of ours has alike: liveness on its own port, and Prometheus metrics on a
+port of their own (internal: no one publishes it), served by prometheus-client's own server.
 
 Each app keeps its metrics registry in `app.state.metrics_registry`.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from contextlib import asynccontextmanager
 
-from housing.web.metrics import metrics_response
+from fastapi import APIRouter, FastAPI
+from prometheus_client import start_http_server
 
 router = APIRouter()
 
@@ -18,6 +20,15 @@ async def live() -> dict:
     return {"status": "alive"}
 
 
-@router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    return metrics_response(request.app.state.metrics_registry)
+@asynccontextmanager
+async def metrics_server(app: FastAPI, host: str, port: int):
+    """Serve `app.state.metrics_registry` on host:port (a thread of prometheus-client's) while the
+    app runs; the port it got is `app.state.metrics_port`."""
+    server, thread = start_http_server(port, host, registry=app.state.metrics_registry)
+    app.state.metrics_port = server.server_address[1]
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -9,16 +9,22 @@ import sys
 import urllib.request
 
 from housing.defaults import LOCAL_HOST
+from housing.secret_files import SecretFileError, export_from_files
+from housing.web.server_settings import ServerSettings
 
 
-def run(factory: str, host: str, port: int, argv: list[str]) -> None:
+def run(factory: str, settings: ServerSettings, argv: list[str]) -> None:
     """A service's `python -m` entry: serve, or with `health` probe the server as a container's
     healthcheck does (exit 0 when /health/ready answers 200), on the port its settings name."""
     if argv == ["health"]:
-        sys.exit(0 if ready(port) else 1)
+        sys.exit(0 if ready(settings.port) else 1)
     if argv:
         sys.exit(f"usage: python -m {factory.split('.')[0]} [health]")
-    serve(factory, host, port)
+    try:
+        export_from_files()
+    except SecretFileError as exc:
+        sys.exit(f"{factory.split('.')[0]}: {exc}")
+    serve(factory, settings)
 
 
 def ready(port: int, timeout_s: float = 2.0) -> bool:
@@ -30,16 +36,22 @@ def ready(port: int, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def serve(factory: str, host: str, port: int) -> None:
+def serve(factory: str, settings: ServerSettings) -> None:
     import uvicorn
+
+    from housing.web.protocol import bounded_protocol
 
     uvicorn.run(
         factory,
         factory=True,
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=bounded_protocol(
+            settings.max_head_bytes, settings.head_timeout_s, settings.body_timeout_s
+        ),
+        timeout_keep_alive=settings.keepalive_timeout_s,
+        limit_concurrency=settings.limit_concurrency,
         access_log=False,  # request counts and latencies are in /metrics
         timeout_graceful_shutdown=20,  # requests in flight finish on SIGTERM
     )

@@ -3,6 +3,8 @@ bodies, the OpenAPI body of /predict, request metrics and the body-size limit.""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
@@ -17,13 +19,23 @@ def service_app(
     lifespan,
     routers: list[APIRouter],
     max_body_bytes: int,
+    metrics_address: tuple[str, int],
     docs: bool = True,
 ) -> FastAPI:
-    """The app of service `name` (also its metrics' prefix), with `app.state.metrics_registry`.
+    """The app of service `name` (also its metrics' prefix), with `app.state.metrics_registry`,
+    served while the app runs on `metrics_address` (host, port), not on the app's own port.
 
     `docs=False` serves no /docs, /redoc or /openapi.json (a production choice)."""
     urls = {} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
-    app = FastAPI(title=f"housing {name}", summary=summary, version="1", lifespan=lifespan, **urls)
+
+    @asynccontextmanager
+    async def with_metrics(app: FastAPI):
+        async with ops.metrics_server(app, *metrics_address), lifespan(app):
+            yield
+
+    app = FastAPI(
+        title=f"housing {name}", summary=summary, version="1", lifespan=with_metrics, **urls
+    )
     app.state.metrics_registry = registry = CollectorRegistry()
     errors.install(app)
     routers = [*routers, ops.router]

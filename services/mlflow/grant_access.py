@@ -1,0 +1,71 @@
+"""The stack's MLflow users and what each may do, applied as the admin once the server answers.
+
+With the basic-auth app and `default_permission = NO_PERMISSIONS`, a user sees only what it was
+granted: the trainer manages the experiment and the registered model (logs runs, registers
+versions, moves aliases); the predictor only reads them. Idempotent: run at every start, it
+creates what is missing and resets each password and permission to the configured one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.server.auth.client import AuthServiceClient
+
+from housing import defaults
+
+# user: (the variable holding its password, its permission)
+USERS = {
+    "trainer": ("MLFLOW_TRAINER_PASSWORD", "MANAGE"),
+    "predictor": ("MLFLOW_PREDICTOR_PASSWORD", "READ"),
+}
+
+
+def grant(base: str) -> None:
+    """Call with MLFLOW_TRACKING_USERNAME/PASSWORD set to the admin's."""
+    experiment_name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or defaults.EXPERIMENT_NAME
+    model_name = os.environ.get("HOUSING_MODEL_NAME") or defaults.MODEL_NAME
+    client = MlflowClient(base)
+    experiment = client.get_experiment_by_name(experiment_name)
+    experiment_id = (
+        experiment.experiment_id if experiment else client.create_experiment(experiment_name)
+    )
+    _ensure_registered_model(client, model_name)
+    auth = AuthServiceClient(base)
+    for user, (variable, permission) in USERS.items():
+        _ensure_user(auth, user, os.environ[variable])
+        _ensure_permission(auth, user, "experiment", experiment_id, permission)
+        _ensure_permission(auth, user, "registered_model", model_name, permission)
+    print(
+        f"mlflow: users {', '.join(USERS)} granted on experiment {experiment_name!r} "
+        f"and model {model_name!r}",
+        flush=True,
+    )
+
+
+def _ensure_registered_model(client: MlflowClient, name: str) -> None:
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
+def _ensure_user(auth: AuthServiceClient, user: str, password: str) -> None:
+    try:
+        auth.create_user(user, password)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        auth.update_user_password(user, password)  # the secret may have been rotated
+
+
+def _ensure_permission(auth, user: str, kind: str, resource: str, permission: str) -> None:
+    current = auth.get_user_permission(user, kind, resource).permission
+    if current == permission:
+        return
+    if current != "NO_PERMISSIONS":  # another grant: replaced
+        auth.revoke_user_permission(user, kind, resource)
+    auth.grant_user_permission(user, kind, resource, permission)

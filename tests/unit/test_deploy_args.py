@@ -1,0 +1,70 @@
+"""deploy_to_ec2.sh checks every value that reaches a remote command line before it runs any."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = subprocess.run(
+    [str(ROOT / "scripts/secret-files.sh"), "--names"], capture_output=True, text=True, check=True
+).stdout.split()
+GOOD = {
+    "--host": "ec2-1-2-3-4.eu-west-1.compute.amazonaws.com",
+    "--user": "ec2-user",
+    "--registry": "ghcr.io/someone/housing-mlops",
+    "--tag": "3f2a9c1",
+    "--dir": "/opt/housing-mlops",
+    "--project": "housing-mlops",
+}
+
+
+@pytest.fixture
+def env_file(tmp_path):
+    path = tmp_path / "production.env"
+    path.write_text("".join(f"{name}=value-of-{name.lower()}-0123456789\n" for name in SECRETS))
+    return path
+
+
+def deploy(env_file: Path, **overrides: str) -> subprocess.CompletedProcess:
+    args = {**GOOD, **overrides, "--env-file": str(env_file)}
+    argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run"]
+    for flag, value in args.items():
+        argv += [flag, value]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def test_good_values_reach_the_dry_run(env_file):
+    done = deploy(env_file)
+    assert done.returncode == 0, done.stderr
+    assert "[dry-run] ssh" in done.stdout
+    assert "value-of-gateway_api_keys" not in done.stdout  # no secret in what it would run
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--tag", "v1';touch /tmp/pwned;'"),
+        ("--tag", "$(id)"),
+        ("--registry", "ghcr.io/x y"),
+        ("--dir", "/opt/x'; rm -rf /; '"),
+        ("--dir", "relative/path"),
+        ("--project", "Bad Project"),
+        ("--host", "host;reboot"),
+        ("--user", "root$(id)"),
+    ],
+)
+def test_a_value_that_could_change_a_remote_command_is_refused(env_file, flag, value):
+    done = deploy(env_file, **{flag: value})
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"deploy: {flag} ") and "not allowed" in done.stderr
+    assert "[dry-run]" not in done.stdout  # refused before anything would run
+
+
+def test_an_env_file_without_every_secret_is_refused(tmp_path):
+    partial = tmp_path / "partial.env"
+    partial.write_text("POSTGRES_PASSWORD=x\n")
+    done = deploy(partial)
+    assert done.returncode == 2 and "lacks a secret" in done.stderr
