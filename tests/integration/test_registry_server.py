@@ -196,3 +196,28 @@ def test_the_gate_does_not_promote_when_the_champion_moves_while_it_decides(mlfl
     assert not decision.promoted and "moved to v" in decision.reason, decision
     assert version_by_alias(client, name, CHAMPION).version == versions[1]
     assert "moved" in client.get_model_version(name, versions[2]).tags["gate"]
+
+
+def test_a_champion_registered_before_digests_is_adopted_once(mlflow_server, stage_inputs):
+    """After an upgrade the champion has no model_sha256 tag and the predictor would refuse it;
+    the next register stage tags it with its file's digest, and leaves a tagged one alone."""
+    from housing.defaults import MODEL_SHA256_TAG
+    from housing.files import sha256_of
+    from housing.model import persist
+
+    name = "housing-price-untagged"
+    mlflow.set_tracking_uri(mlflow_server.url)
+    with mlflow.start_run():
+        logged = mlflow.sklearn.log_model(
+            persist.load_model(stage_inputs / "trained"),
+            name="model",
+            skops_trusted_types=persist.TRUSTED_TYPES,
+        )
+    old = mlflow.register_model(logged.model_uri, name)  # as before this release: no tag
+    client = MlflowClient(mlflow_server.url)
+    client.set_registered_model_alias(name, CHAMPION, old.version)
+    assert register.adopt_untagged_champion(client, name) == old.version
+    tag = client.get_model_version(name, old.version).tags[MODEL_SHA256_TAG]
+    stored = mlflow.artifacts.download_artifacts(f"models:/{name}/{old.version}")
+    assert tag == sha256_of(persist.find_skops_file(Path(stored)))
+    assert register.adopt_untagged_champion(client, name) is None

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from housing.data.validate import read_raw
-from housing.defaults import MODEL_SHA256_TAG, TEST_SPLIT_TAG
+from housing.defaults import CHAMPION_ALIAS, MODEL_SHA256_TAG, TEST_SPLIT_TAG
 from housing.files import load_params, sha256_of, write_json
 from housing.model import persist
 from housing.model.persist import INFO_FILE, TRUSTED_TYPES, load_model
@@ -20,7 +20,7 @@ from housing.model.pipeline import split_xy
 from housing.model.scoring import score
 from housing.settings import TrainingSettings
 from housing.tracking.lineage import lineage_tags
-from housing.tracking.registry import apply_gate
+from housing.tracking.registry import apply_gate, version_by_alias
 from housing.tracking.server import ensure_reachable
 
 
@@ -61,6 +61,7 @@ def run(
         )
         version = register_with_digest(logged.model_uri, settings.model_name)
     client = MlflowClient()
+    adopt_untagged_champion(client, settings.model_name)
     decision = apply_gate(
         client,
         settings.model_name,
@@ -80,6 +81,21 @@ def register_with_digest(model_uri: str, name: str):
     with _downloaded_skops(model_uri) as stored:
         digest = sha256_of(stored)
     return mlflow.register_model(model_uri, name, tags={MODEL_SHA256_TAG: digest})
+
+
+def adopt_untagged_champion(client: MlflowClient, name: str) -> str | None:
+    """Tag a champion registered before digests existed with its file's digest, so that the
+    predictor (which serves no version without one) keeps serving it after an upgrade. The
+    trainer, which may register versions, vouches for the file as it is now. The version tagged."""
+    champion = version_by_alias(client, name, CHAMPION_ALIAS)
+    if champion is None or champion.tags.get(MODEL_SHA256_TAG):
+        return None
+    with _downloaded_skops(f"models:/{name}/{champion.version}") as stored:
+        persist.load(stored)  # only a file that loads through the allow-list is vouched for
+        digest = sha256_of(stored)
+    client.set_model_version_tag(name, champion.version, MODEL_SHA256_TAG, digest)
+    print(f"tagged champion v{champion.version} with its sha256 (registered before digests)")
+    return champion.version
 
 
 def _trusted_model(uri: str):

@@ -167,6 +167,11 @@ _UNKNOWN = re.compile(r"unknown field `(.{0,200}?)`(?: - at `\$(.*)`)?")
 def _oversized(raw: bytes, max_records: int) -> BadBody:
     """The refusal of a body that holds more than `max_records` records can: parsing it with
     json.loads and pydantic would cost the server far more than sending it cost the client."""
+    objects = raw.count(b"{")  # a valid body's '{' open its records and the envelope only
+    if objects > max_records + 1:
+        message = f"at most {max_records} records per request; the body holds {objects} objects"
+        detail = [{"field": "records", "message": message}]
+        return BadBody(error_response(422, f"records: {message}", detail=detail))
     try:
         records = msgspec.json.decode(raw, type=_Envelope).records
     except msgspec.ValidationError:  # (a DecodeError too: it comes first)
