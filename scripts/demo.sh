@@ -6,12 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Defaults and the example district from their one definition (housing.defaults, the contract).
-read -r d_mlflow d_predictor d_gateway d_store < <(python -c 'from housing import defaults as d
-print(d.MLFLOW_PORT, d.PREDICTOR_PORT, d.GATEWAY_PORT, d.LOCAL_TRACKING_URI)')
+read -r d_mlflow d_predictor d_gateway d_pmetrics d_gmetrics d_store < <(python -c '
+from housing import defaults as d
+print(d.MLFLOW_PORT, d.PREDICTOR_PORT, d.GATEWAY_PORT, d.PREDICTOR_METRICS_PORT,
+      d.GATEWAY_METRICS_PORT, d.LOCAL_TRACKING_URI)')
 body="$(python -c 'import json; from housing.contract import EXAMPLE_RECORD as r; print(json.dumps(r))')"
 MLFLOW_UI_PORT="${MLFLOW_UI_PORT:-$d_mlflow}"
 PREDICTOR_PORT="${PREDICTOR_PORT:-$d_predictor}"
 GATEWAY_PORT="${GATEWAY_PORT:-$d_gateway}"
+PREDICTOR_METRICS_PORT="${PREDICTOR_METRICS_PORT:-$d_pmetrics}"
+GATEWAY_METRICS_PORT="${GATEWAY_METRICS_PORT:-$d_gmetrics}"
 STORE="${MLFLOW_TRACKING_URI:-$d_store}"
 mkdir -p .demo
 if [ -z "${GATEWAY_API_KEYS:-}" ]; then
@@ -47,9 +51,11 @@ wait_ready() {  # name, url
   exit 1
 }
 
-for port in "$MLFLOW_UI_PORT" "$PREDICTOR_PORT" "$GATEWAY_PORT"; do
+for port in "$MLFLOW_UI_PORT" "$PREDICTOR_PORT" "$GATEWAY_PORT" "$PREDICTOR_METRICS_PORT" \
+  "$GATEWAY_METRICS_PORT"; do
   if python -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" "$port" 2>/dev/null; then
-    echo "port $port is already in use (the compose stack?): stop it or set MLFLOW_UI_PORT, PREDICTOR_PORT, GATEWAY_PORT" >&2
+    echo "port $port is already in use (the compose stack?): stop it or set MLFLOW_UI_PORT," \
+      "PREDICTOR_PORT, GATEWAY_PORT, PREDICTOR_METRICS_PORT, GATEWAY_METRICS_PORT" >&2
     exit 1
   fi
 done
@@ -58,10 +64,10 @@ done
 start mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow server --backend-store-uri "$STORE" --host 127.0.0.1 --port "$MLFLOW_UI_PORT" --workers 1
 wait_ready mlflow "http://127.0.0.1:$MLFLOW_UI_PORT/health"
 start predictor env MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_UI_PORT" PREDICTOR_PORT="$PREDICTOR_PORT" \
-  PREDICTOR_CACHE_DIR=.demo/cache python -m predictor
+  PREDICTOR_METRICS_PORT="$PREDICTOR_METRICS_PORT" PREDICTOR_CACHE_DIR=.demo/cache python -m predictor
 wait_ready predictor "http://127.0.0.1:$PREDICTOR_PORT/health/ready"
 start gateway env PREDICTOR_URLS="http://127.0.0.1:$PREDICTOR_PORT" GATEWAY_PORT="$GATEWAY_PORT" \
-  GATEWAY_API_KEYS="$GATEWAY_API_KEYS" python -m gateway
+  GATEWAY_METRICS_PORT="$GATEWAY_METRICS_PORT" GATEWAY_API_KEYS="$GATEWAY_API_KEYS" python -m gateway
 wait_ready gateway "http://127.0.0.1:$GATEWAY_PORT/health/ready"
 
 python - "$MLFLOW_UI_PORT" <<'PY'
@@ -77,6 +83,7 @@ cat <<EOT
   MLflow UI   http://127.0.0.1:$MLFLOW_UI_PORT
   predictor   http://127.0.0.1:$PREDICTOR_PORT/docs
   gateway     http://127.0.0.1:$GATEWAY_PORT/  (playground)   http://127.0.0.1:$GATEWAY_PORT/docs
+  metrics     http://127.0.0.1:$PREDICTOR_METRICS_PORT/metrics (predictor)   http://127.0.0.1:$GATEWAY_METRICS_PORT/metrics (gateway)
   API key     $KEY${generated:-}
 
   curl -s http://127.0.0.1:$GATEWAY_PORT/predict -H 'X-API-Key: $KEY' \\
