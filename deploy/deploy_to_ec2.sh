@@ -3,29 +3,37 @@
 # Deploy one release of the stack to a host over SSH, health-gated, with rollback.
 #
 #   deploy/deploy_to_ec2.sh --host HOST --user USER --key KEY --registry REG --tag TAG \
-#       --env-file FILE [--port 22] [--dir /opt/housing-mlops] [--project housing-mlops]
+#       --env-file FILE [--digests mlflow=sha256:…,trainer=sha256:…,…] [--port 22]
+#       [--dir /opt/housing-mlops] [--project housing-mlops] [--compose compose.yaml]
 #       [--wait-timeout 300] [--dry-run]
 #
 # Every flag can also come from the environment: DEPLOY_HOST, DEPLOY_USER, DEPLOY_KEY,
-# DEPLOY_PORT, REGISTRY, IMAGE_TAG, DEPLOY_ENV_FILE, DEPLOY_DIR, DEPLOY_PROJECT,
+# DEPLOY_PORT, REGISTRY, IMAGE_TAG, DEPLOY_ENV_FILE, DEPLOY_DIGESTS, DEPLOY_DIR, DEPLOY_PROJECT,
 # DEPLOY_WAIT_TIMEOUT; REGISTRY_USERNAME and REGISTRY_PASSWORD log the host in to the registry.
 #
-# On the host: installs compose.yaml, the deploy override, the env file and its secrets as files
-# (scripts/secret-files.sh), pulls the release,
-# `up -d --wait`, then checks the gateway's /health/ready and one real /predict. If any step
-# fails it redeploys the previous release (recorded on the host), checks it the same way, and
-# exits non-zero saying what failed and what runs now. Keeps the images of the last two releases.
+# Each release gets a directory of its own on the host, DIR/releases/TAG: the compose files, the
+# env file, its secrets as files (scripts/secret-files.sh), and the image digests it runs (CD
+# passes the digests it pushed: an image is pulled by digest, never by a tag that may have moved).
+# DIR/current points at the release that serves. A deploy: a dump of MLflow's database (before any
+# schema migration), then `up -d --wait` of the new release from its own directory, the gateway's
+# /health/ready and one real /predict; then `current` moves, in one rename. If a step fails, or
+# the deploy is interrupted (Ctrl-C, SIGTERM), the previous release is brought up again from its
+# own directory, with its own compose file, checked the same way, and the exit status is non-zero.
 set -euo pipefail
 
 HOST="${DEPLOY_HOST:-}"; USER_NAME="${DEPLOY_USER:-ec2-user}"; KEY="${DEPLOY_KEY:-}"
 PORT="${DEPLOY_PORT:-22}"; REGISTRY="${REGISTRY:-}"; TAG="${IMAGE_TAG:-}"
 ENV_FILE="${DEPLOY_ENV_FILE:-}"; DIR="${DEPLOY_DIR:-/opt/housing-mlops}"
 PROJECT="${DEPLOY_PROJECT:-housing-mlops}"; WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-300}"
+DIGESTS="${DEPLOY_DIGESTS:-}"
 DRY_RUN=0
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
+COMPOSE_FILE="$ROOT/compose.yaml"
+SERVICES=(mlflow trainer predictor gateway)
+KEEP_BACKUPS=5
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "deploy: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -37,8 +45,10 @@ while [ $# -gt 0 ]; do
     --registry) REGISTRY="$2"; shift 2 ;;
     --tag) TAG="$2"; shift 2 ;;
     --env-file) ENV_FILE="$2"; shift 2 ;;
+    --digests) DIGESTS="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     --project) PROJECT="$2"; shift 2 ;;
+    --compose) COMPOSE_FILE="$2"; shift 2 ;;
     --wait-timeout) WAIT_TIMEOUT="$2"; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage 0 ;;
@@ -51,6 +61,7 @@ done
 [ -n "$TAG" ] || die "--tag (or IMAGE_TAG) is required"
 [ -n "$ENV_FILE" ] || die "--env-file (or DEPLOY_ENV_FILE) is required"
 [ -f "$ENV_FILE" ] || die "env file $ENV_FILE not found"
+[ -f "$COMPOSE_FILE" ] || die "compose file $COMPOSE_FILE not found"
 [ -z "$KEY" ] || [ -f "$KEY" ] || die "SSH key $KEY not found"
 # Every value that reaches a remote command line is checked against a strict pattern first.
 valid() {  # name value pattern
@@ -64,6 +75,8 @@ valid --tag "$TAG" '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 valid --dir "$DIR" '^/[A-Za-z0-9._/-]+$'
 valid --project "$PROJECT" '^[a-z0-9][a-z0-9_-]{0,62}$'
 valid --wait-timeout "$WAIT_TIMEOUT" '^[0-9]{1,5}$'
+[ -z "$DIGESTS" ] || valid --digests "$DIGESTS" \
+  '^((mlflow|trainer|predictor|gateway)=sha256:[0-9a-f]{64},?)+$'
 
 SSH_OPTS=(-p "$PORT" -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new)
 [ -n "$KEY" ] && SSH_OPTS+=(-i "$KEY")
@@ -75,18 +88,59 @@ remote() {  # run a shell snippet on the host
   ssh "${SSH_OPTS[@]}" "$TARGET" "$1"
 }
 
-copy() {  # local file -> remote path, mode
-  if [ "$DRY_RUN" = 1 ]; then echo "[dry-run] copy $1 -> $TARGET:$2 (mode $3)"; return 0; fi
-  ssh "${SSH_OPTS[@]}" "$TARGET" "umask 077; cat > '$2.tmp' && chmod $3 '$2.tmp' && mv '$2.tmp' '$2'" < "$1"
+compose_cmd() {  # the compose invocation of one release, from its own directory and files
+  echo "cd '$DIR/releases/$1' && docker compose -p '$PROJECT' --env-file .env --env-file release.env -f compose.yaml -f compose.deploy.yaml -f compose.release.yaml"
 }
 
-compose_cmd() {  # the compose invocation on the host for one tag
-  echo "cd '$DIR' && REGISTRY='$REGISTRY' IMAGE_TAG='$1' docker compose -p '$PROJECT' --env-file .env -f compose.yaml -f compose.deploy.yaml"
+# --- the release's directory, built here, then sent whole -------------------------------------
+STAGE="$(mktemp -d)"
+IN_FLIGHT=0  # 1 from the first change on the host until `current` names a healthy release
+on_exit() {  # an error that `set -e` turned into an exit, mid-deploy, still rolls back
+  local status=$?
+  rm -rf "$STAGE"
+  if [ "$IN_FLIGHT" = 1 ] && [ "$status" -ne 0 ]; then
+    IN_FLIGHT=0
+    echo "deploy: stopped by an error (exit $status)" >&2
+    roll_back "an error (exit $status)" || true
+  fi
+}
+trap on_exit EXIT
+cp "$COMPOSE_FILE" "$STAGE/compose.yaml"
+cp "$HERE/compose.deploy.yaml" "$STAGE/compose.deploy.yaml"
+(umask 077; cp "$ENV_FILE" "$STAGE/.env")
+"$ROOT/scripts/secret-files.sh" "$ENV_FILE" "$STAGE/secrets" >/dev/null \
+  || die "the env file lacks a secret (see .env.example)"
+# The services mount their secrets from DIR/secrets, one path for every release: a container that
+# outlives a release (postgres, s3) must still find its files after old release directories go.
+printf 'REGISTRY=%s\nIMAGE_TAG=%s\nSECRETS_DIR=%s/secrets\n' "$REGISTRY" "$TAG" "$DIR" \
+  > "$STAGE/release.env"
+{
+  echo "# The images this release runs, by digest (deploy_to_ec2.sh --digests)."
+  if [ -z "$DIGESTS" ]; then
+    echo "services: {}"
+  else
+    echo "services:"
+    for service in "${SERVICES[@]}"; do
+      digest="$(tr ',' '\n' <<< "$DIGESTS" | sed -n "s/^$service=//p" | tail -n 1)"
+      [ -n "$digest" ] || die "--digests names no digest for $service"
+      echo "  $service: {image: \"$REGISTRY/$service@$digest\"}"
+    done
+  fi
+} > "$STAGE/compose.release.yaml"
+
+send_release() {  # the staged directory -> DIR/releases/TAG, replaced whole
+  local to="$DIR/releases/$TAG"
+  if [ "$DRY_RUN" = 1 ]; then echo "[dry-run] send the release directory to $TARGET:$to"; return 0; fi
+  tar -C "$STAGE" -cf - . | ssh "${SSH_OPTS[@]}" "$TARGET" "set -e; umask 077;
+    mkdir -p '$DIR/releases' '$DIR/data/raw' && rm -rf '$to.new' && mkdir '$to.new' &&
+    tar -C '$to.new' -xpf - && ln -s ../../data '$to.new/data' &&
+    rm -rf '$to.old' && { [ ! -e '$to' ] || mv '$to' '$to.old'; } && mv '$to.new' '$to' &&
+    rm -rf '$to.old'"
 }
 
 check_health() {  # gateway ready, then one real prediction with the first API key
   # The key goes to curl in a header file (-H @file): never on a command line (/proc/*/cmdline).
-  remote "cd '$DIR' && set -a && . ./.env && set +a && port=\${GATEWAY_PORT:-8000} &&
+  remote "cd '$DIR/releases/$1' && set -a && . ./.env && set +a && port=\${GATEWAY_PORT:-8000} &&
     hdr=\$(mktemp) && trap 'rm -f \"\$hdr\"' EXIT &&
     printf 'X-API-Key: %s\\n' \"\${GATEWAY_API_KEYS%%,*}\" > \"\$hdr\" &&
     curl -fsS --max-time 10 http://127.0.0.1:\$port/health/ready >/dev/null &&
@@ -95,32 +149,64 @@ check_health() {  # gateway ready, then one real prediction with the first API k
       http://127.0.0.1:\$port/predict"
 }
 
-release() {  # tag -> 0 when it is up and healthy
+backup_database() {  # MLflow's database, before a release whose mlflow may migrate its schema
+  remote "set -e; cd '$DIR' && mkdir -p backups && chmod 700 backups &&
+    if docker inspect -f '{{.State.Running}}' '$PROJECT-postgres-1' 2>/dev/null | grep -qx true; then
+      out=backups/\$(date -u +%Y%m%dT%H%M%SZ)-before-$TAG.sql.gz &&
+      docker exec '$PROJECT-postgres-1' pg_dump -U mlflow -d mlflow | gzip > \"\$out.part\" &&
+      mv \"\$out.part\" \"\$out\" && echo \"deploy: database saved to $DIR/\$out\" &&
+      ls -1t backups/*.sql.gz | tail -n +$((KEEP_BACKUPS + 1)) | xargs -r rm -f;
+    fi"
+}
+
+install_secrets() {  # the release's own secrets -> DIR/secrets, replaced whole
+  remote "set -e; cd '$DIR' && rm -rf secrets.new secrets.old && cp -a 'releases/$1/secrets' secrets.new &&
+    { [ ! -e secrets ] || mv secrets secrets.old; } && mv secrets.new secrets && rm -rf secrets.old"
+}
+
+release() {  # tag -> 0 when it is up and healthy, from its own directory
   local tag=$1
+  echo "deploy: bringing up $tag"
+  install_secrets "$tag" || { FAILED="the secrets of $tag"; return 1; }
   # Our images must pull; an upstream one (postgres, MinIO) may already be on the host.
-  remote "$(compose_cmd "$tag") pull --quiet mlflow trainer predictor gateway" \
-    || { FAILED="pull of $tag"; return 1; }
+  remote "$(compose_cmd "$tag") pull --quiet ${SERVICES[*]}" || { FAILED="pull of $tag"; return 1; }
   remote "$(compose_cmd "$tag") pull --quiet --ignore-pull-failures postgres s3" >/dev/null 2>&1 || true
   remote "$(compose_cmd "$tag") up -d --wait --wait-timeout $WAIT_TIMEOUT --remove-orphans" \
     || { FAILED="up --wait of $tag (a service did not become healthy)"; return 1; }
-  check_health >/dev/null || { FAILED="health check of $tag (/health/ready or /predict)"; return 1; }
+  check_health "$tag" >/dev/null || { FAILED="health check of $tag (/health/ready or /predict)"; return 1; }
+}
+
+switch_to() {  # DIR/current -> releases/TAG, in one rename
+  remote "cd '$DIR' && ln -sfn 'releases/$1' current.new && mv -T current.new current && echo '$1' > deployed_tag"
+}
+
+roll_back() {  # why -> exit status 1, after the previous release is up again (or not)
+  local why=$1
+  if [ -z "$PREVIOUS" ] || [ "$PREVIOUS" = "$TAG" ]; then
+    echo "deploy: $TAG failed ($why); no previous release on $HOST to roll back to" >&2
+    return 1
+  fi
+  echo "deploy: rolling back to $PREVIOUS, with its own files" >&2
+  if release "$PREVIOUS"; then
+    switch_to "$PREVIOUS"
+    echo "deploy: $TAG failed ($why); rolled back: $PREVIOUS runs and is healthy" >&2
+  else
+    echo "deploy: $TAG failed ($why), and the rollback to $PREVIOUS failed too ($FAILED): the host needs a person" >&2
+  fi
+  return 1
+}
+
+interrupted() {
+  trap - INT TERM
+  IN_FLIGHT=0
+  echo "deploy: interrupted" >&2
+  roll_back "interrupted" || true
+  exit 130
 }
 
 echo "deploy: $REGISTRY @ $TAG -> $TARGET:$DIR (project $PROJECT)"
-remote "mkdir -p '$DIR/data/raw' && command -v docker >/dev/null && docker compose version >/dev/null" \
+remote "command -v docker >/dev/null && docker compose version >/dev/null" \
   || die "the host has no docker compose (see deploy/cloud-init.yaml)"
-copy "$ROOT/compose.yaml" "$DIR/compose.yaml" 644
-copy "$HERE/compose.deploy.yaml" "$DIR/compose.deploy.yaml" 644
-copy "$ENV_FILE" "$DIR/.env" 600
-# The secrets as files (compose mounts them at /run/secrets; no container's environment holds one).
-SECRETS_TMP="$(mktemp -d)"
-trap 'rm -rf "$SECRETS_TMP"' EXIT
-"$ROOT/scripts/secret-files.sh" "$ENV_FILE" "$SECRETS_TMP" >/dev/null \
-  || die "the env file lacks a secret (see .env.example)"
-remote "mkdir -p '$DIR/secrets' && chmod 700 '$DIR/secrets'"
-for secret in "$SECRETS_TMP"/*; do
-  copy "$secret" "$DIR/secrets/${secret##*/}" 644
-done
 if [ -n "${REGISTRY_USERNAME:-}" ] && [ -n "${REGISTRY_PASSWORD:-}" ]; then
   if [ "$DRY_RUN" = 1 ]; then
     echo "[dry-run] docker login ${REGISTRY%%/*} as $REGISTRY_USERNAME"
@@ -130,30 +216,31 @@ if [ -n "${REGISTRY_USERNAME:-}" ] && [ -n "${REGISTRY_PASSWORD:-}" ]; then
   fi
 fi
 
-PREVIOUS="$(remote "cat '$DIR/deployed_tag' 2>/dev/null || true")"
+# The release that serves now, if it has a directory of its own (so it can be brought back).
+PREVIOUS="$(remote "t=\$(readlink '$DIR/current' 2>/dev/null) && [ -f '$DIR/'\"\$t\"/compose.yaml ] && basename \"\$t\" || true")"
 [ "$DRY_RUN" = 1 ] && PREVIOUS=""
+[ -z "$PREVIOUS" ] || valid "the current release" "$PREVIOUS" '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
+if [ "$PREVIOUS" = "$TAG" ]; then
+  PREVIOUS=""  # redeploying what serves: its directory is replaced; nothing else to go back to
+fi
+send_release
 FAILED=""
+trap interrupted INT TERM
+IN_FLIGHT=1
+backup_database || { IN_FLIGHT=0; FAILED="the database backup"; roll_back "$FAILED"; exit 1; }
 if release "$TAG"; then
-  remote "cd '$DIR' && { [ '$PREVIOUS' = '$TAG' ] || [ -z '$PREVIOUS' ] || echo '$PREVIOUS' > previous_tag; } && echo '$TAG' > deployed_tag"
-  # Keep the images of this release and the one before; remove older ones of this registry.
-  remote "keep='$TAG'; [ -f '$DIR/previous_tag' ] && keep=\"\$keep \$(cat '$DIR/previous_tag')\";
+  trap - INT TERM
+  switch_to "$TAG"
+  IN_FLIGHT=0
+  # Keep this release and the one before (directories and images); remove older ones.
+  remote "cd '$DIR/releases' && for d in */; do d=\${d%/}; case \"\$d\" in '$TAG'|'$PREVIOUS') ;; *) rm -rf \"\$d\" ;; esac; done;
     docker image ls --format '{{.Repository}}:{{.Tag}}' | grep '^$REGISTRY/' | while read -r image; do
-      case \" \$keep \" in *\" \${image##*:} \"*) ;; *) docker image rm \"\$image\" >/dev/null 2>&1 || true ;; esac
+      case \"\${image##*:}\" in '$TAG'|'$PREVIOUS') ;; *) docker image rm \"\$image\" >/dev/null 2>&1 || true ;; esac
     done"
   echo "deploy: $TAG is live and healthy on $HOST"
   exit 0
 fi
-
+trap - INT TERM
+IN_FLIGHT=0
 echo "deploy: FAILED at $FAILED" >&2
-if [ -z "$PREVIOUS" ] || [ "$PREVIOUS" = "$TAG" ]; then
-  echo "deploy: no previous release recorded on $HOST to roll back to; $TAG is left as it is" >&2
-  exit 1
-fi
-echo "deploy: rolling back to $PREVIOUS" >&2
-WHAT="$FAILED"
-if release "$PREVIOUS"; then
-  echo "deploy: $TAG failed ($WHAT); rolled back: $PREVIOUS runs and is healthy" >&2
-else
-  echo "deploy: $TAG failed ($WHAT), and the rollback to $PREVIOUS failed too ($FAILED): the host needs a person" >&2
-fi
-exit 1
+roll_back "$FAILED" || exit 1

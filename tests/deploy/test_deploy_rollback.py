@@ -1,13 +1,18 @@
-"""deploy_to_ec2.sh for real: release A deploys and serves; broken release B rolls back to A."""
+"""deploy_to_ec2.sh for real: release A deploys and serves, by digest, from its own directory;
+broken release B (with a changed compose file) rolls back to A with A's own files; release C,
+interrupted while it comes up, leaves A serving."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import time
 
 import httpx
 import pytest
+import yaml
 
 from housing.contract import EXAMPLE_RECORD
 from tests.deploy.conftest import ROOT
@@ -27,26 +32,45 @@ def sh(*cmd: str, env: dict | None = None, check: bool = True) -> subprocess.Com
     return result
 
 
-@pytest.fixture(scope="module")
-def releases(registry):
-    """Release a (the current code) and b (its predictor never becomes ready), pushed."""
-    env = {"REGISTRY": registry, "IMAGE_TAG": "a"}
-    sh("docker", "compose", "build", *SERVICES, env=env)
-    sh("docker", "compose", "push", *SERVICES, env=env)
+def pushed_digests(registry: str, tag: str) -> str:
+    """`service=sha256:…,…` of the images pushed under `tag`, as CD hands them to the deploy."""
+    found = []
     for service in SERVICES:
-        if service != "predictor":
-            sh("docker", "tag", f"{registry}/{service}:a", f"{registry}/{service}:b")
-            sh("docker", "push", "--quiet", f"{registry}/{service}:b")
-    broken = f'FROM {registry}/predictor:a\nCMD ["python", "-c", "import time; time.sleep(1e6)"]\n'
+        refs = sh(
+            "docker", "image", "inspect", "--format",
+            "{{range .RepoDigests}}{{println .}}{{end}}", f"{registry}/{service}:{tag}",
+        ).stdout.split()  # fmt: skip
+        ref = next(r for r in refs if r.startswith(f"{registry}/{service}@sha256:"))
+        found.append(f"{service}={ref.split('@', 1)[1]}")
+    return ",".join(found)
+
+
+def derived_predictor(registry: str, tag: str, cmd: str) -> None:
+    dockerfile = f"FROM {registry}/predictor:a\nCMD {cmd}\n"
     subprocess.run(
-        ["docker", "build", "-q", "-t", f"{registry}/predictor:b", "-"],
-        input=broken,
+        ["docker", "build", "-q", "-t", f"{registry}/predictor:{tag}", "-"],
+        input=dockerfile,
         text=True,
         check=True,
         capture_output=True,
     )
-    sh("docker", "push", "--quiet", f"{registry}/predictor:b")
-    return registry
+
+
+@pytest.fixture(scope="module")
+def releases(registry):
+    """Release a (the current code); b, whose predictor never becomes ready; c, whose predictor
+    takes 30 s to start (time to interrupt its deploy). Pushed; their digests by tag."""
+    env = {"REGISTRY": registry, "IMAGE_TAG": "a"}
+    sh("docker", "compose", "build", *SERVICES, env=env)
+    sh("docker", "compose", "push", *SERVICES, env=env)
+    derived_predictor(registry, "b", '["python", "-c", "import time; time.sleep(1e6)"]')
+    derived_predictor(registry, "c", '["sh", "-c", "sleep 30; exec python -m predictor"]')
+    for tag in ("b", "c"):
+        for service in SERVICES:
+            if service != "predictor":
+                sh("docker", "tag", f"{registry}/{service}:a", f"{registry}/{service}:{tag}")
+            sh("docker", "push", "--quiet", f"{registry}/{service}:{tag}")
+    return {"registry": registry, **{tag: pushed_digests(registry, tag) for tag in "abc"}}
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +79,9 @@ def host_dir(tmp_path_factory, raw_csv, ssh_host):
     (remote / "data/raw").mkdir(parents=True)
     shutil.copy(raw_csv, remote / "data/raw/housing.csv")  # the host's copy of the data set
     yield remote
-    sh(
-        "docker",
-        "compose",
-        "-p",
-        PROJECT,
-        "-f",
-        str(remote / "compose.yaml"),
-        "down",
-        "-v",
-        "--remove-orphans",
-        check=False,
-    )
+    current = remote / "current/compose.yaml"
+    files = ["-f", str(current)] if current.exists() else []
+    sh("docker", "compose", "-p", PROJECT, *files, "down", "-v", "--remove-orphans", check=False)
 
 
 @pytest.fixture(scope="module")
@@ -92,31 +107,26 @@ def env_file(tmp_path_factory):
     return path
 
 
-def deploy(ssh_host, registry, tag, env_file, host_dir, *extra) -> subprocess.CompletedProcess:
-    return sh(
+def deploy_argv(ssh_host, releases, tag, env_file, host_dir, *extra) -> list[str]:
+    return [
         str(ROOT / "deploy/deploy_to_ec2.sh"),
-        "--host",
-        ssh_host["host"],
-        "--port",
-        str(ssh_host["port"]),
-        "--user",
-        ssh_host["user"],
-        "--key",
-        str(ssh_host["key"]),
-        "--registry",
-        registry,
-        "--tag",
-        tag,
-        "--env-file",
-        str(env_file),
-        "--dir",
-        str(host_dir),
-        "--project",
-        PROJECT,
+        "--host", ssh_host["host"],
+        "--port", str(ssh_host["port"]),
+        "--user", ssh_host["user"],
+        "--key", str(ssh_host["key"]),
+        "--registry", releases["registry"],
+        "--tag", tag,
+        "--digests", releases[tag],
+        "--env-file", str(env_file),
+        "--dir", str(host_dir),
+        "--project", PROJECT,
         *extra,
-        env={"DEPLOY_KNOWN_HOSTS": str(ssh_host["known_hosts"])},
-        check=False,
-    )
+    ]  # fmt: skip
+
+
+def deploy(ssh_host, releases, tag, env_file, host_dir, *extra) -> subprocess.CompletedProcess:
+    argv = deploy_argv(ssh_host, releases, tag, env_file, host_dir, *extra)
+    return sh(*argv, env={"DEPLOY_KNOWN_HOSTS": str(ssh_host["known_hosts"])}, check=False)
 
 
 def predict() -> httpx.Response:
@@ -133,17 +143,30 @@ def running_image(service: str) -> str:
     return dict(line.split(" ", 1) for line in out.stdout.splitlines())[service]
 
 
+def digest_of(releases, tag: str, service: str) -> str:
+    return dict(pair.split("=") for pair in releases[tag].split(","))[service]
+
+
+def serving_release(host_dir) -> str:
+    return (host_dir / "current").resolve().name
+
+
 def test_dry_run_changes_nothing(ssh_host, releases, env_file, host_dir):
     result = deploy(ssh_host, releases, "a", env_file, host_dir, "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert "[dry-run]" in result.stdout and not (host_dir / "compose.yaml").exists()
+    assert "[dry-run]" in result.stdout and not (host_dir / "releases").exists()
 
 
-def test_release_a_deploys_and_serves(ssh_host, releases, env_file, host_dir):
+def test_release_a_deploys_by_digest_from_its_own_directory(ssh_host, releases, env_file, host_dir):
     result = deploy(ssh_host, releases, "a", env_file, host_dir, "--wait-timeout", "300")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (host_dir / "deployed_tag").read_text().strip() == "a"
-    assert oct((host_dir / ".env").stat().st_mode)[-3:] == "600"
+    assert serving_release(host_dir) == "a"
+    own = host_dir / "releases/a"
+    assert oct((own / ".env").stat().st_mode)[-3:] == "600"
+    assert oct((own / "secrets").stat().st_mode)[-3:] == "700"
+    for service in ("mlflow", "predictor", "gateway"):
+        expected = f"{releases['registry']}/{service}@{digest_of(releases, 'a', service)}"
+        assert running_image(service) == expected
     response = predict()
     assert response.status_code == 200 and response.json()["predictions"][0] > 0
 
@@ -151,15 +174,56 @@ def test_release_a_deploys_and_serves(ssh_host, releases, env_file, host_dir):
 def test_deploying_a_again_is_idempotent(ssh_host, releases, env_file, host_dir):
     result = deploy(ssh_host, releases, "a", env_file, host_dir, "--wait-timeout", "300")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert predict().status_code == 200
+    assert serving_release(host_dir) == "a" and predict().status_code == 200
+    assert list((host_dir / "backups").glob("*-before-a.sql.gz")), "no database dump"
 
 
-def test_broken_release_b_rolls_back_to_a(ssh_host, releases, env_file, host_dir):
-    result = deploy(ssh_host, releases, "b", env_file, host_dir, "--wait-timeout", "60")
+def test_broken_release_b_rolls_back_to_a_with_as_own_compose_file(
+    ssh_host, releases, env_file, host_dir, tmp_path
+):
+    """b also changes the compose file (a label on the gateway): the rollback must not keep it."""
+    changed = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    changed["services"]["gateway"]["labels"] = {"housing.release": "b"}
+    compose_b = tmp_path / "compose.yaml"
+    compose_b.write_text(yaml.safe_dump(changed, sort_keys=False))
+    result = deploy(
+        ssh_host, releases, "b", env_file, host_dir, "--wait-timeout", "60",
+        "--compose", str(compose_b),
+    )  # fmt: skip
     assert result.returncode != 0
     assert "rolled back: a runs and is healthy" in result.stderr, result.stderr
-    assert (host_dir / "deployed_tag").read_text().strip() == "a"
-    assert running_image("predictor").endswith("/predictor:a")
+    assert serving_release(host_dir) == "a"
+    assert running_image("predictor").endswith(digest_of(releases, "a", "predictor"))
+    label = sh(
+        "docker", "inspect", "--format", '{{index .Config.Labels "housing.release"}}',
+        f"{PROJECT}-gateway-1",
+    ).stdout.strip()  # fmt: skip
+    assert label in ("", "<no value>"), "the rollback kept b's compose file"
     response = predict()
     assert response.status_code == 200, response.text
     print(f"\n{result.stderr.strip().splitlines()[-1]}")
+
+
+def test_an_interrupted_deploy_leaves_the_previous_release_serving(
+    ssh_host, releases, env_file, host_dir
+):
+    """Release c is stopped (SIGTERM to the deploy's process group, as Ctrl-C would) while its
+    slow predictor comes up: a is brought back from its own directory and serves."""
+    argv = deploy_argv(ssh_host, releases, "c", env_file, host_dir, "--wait-timeout", "300")
+    env = {**os.environ, "DEPLOY_KNOWN_HOSTS": str(ssh_host["known_hosts"])}
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    for line in proc.stdout:
+        if line.startswith("deploy: bringing up c"):
+            break
+    time.sleep(8)  # into c's `up --wait`: its predictor sleeps 30 s before it starts
+    os.killpg(proc.pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted" in stderr and "rolled back: a runs and is healthy" in stderr, stderr
+    assert serving_release(host_dir) == "a"
+    assert running_image("predictor").endswith(digest_of(releases, "a", "predictor"))
+    assert predict().status_code == 200
+    print(f"\ninterrupted deploy of c: {stderr.strip().splitlines()[-1]}")

@@ -54,6 +54,8 @@ def test_good_values_reach_the_dry_run(env_file):
         ("--project", "Bad Project"),
         ("--host", "host;reboot"),
         ("--user", "root$(id)"),
+        ("--digests", "mlflow=sha256:abc"),
+        ("--digests", "mlflow=latest"),
     ],
 )
 def test_a_value_that_could_change_a_remote_command_is_refused(env_file, flag, value):
@@ -68,3 +70,13 @@ def test_an_env_file_without_every_secret_is_refused(tmp_path):
     partial.write_text("POSTGRES_PASSWORD=x\n")
     done = deploy(partial)
     assert done.returncode == 2 and "lacks a secret" in done.stderr
+
+
+def test_digests_must_name_every_service(env_file):
+    done = deploy(env_file, **{"--digests": "mlflow=sha256:" + "a" * 64})
+    assert done.returncode == 2 and "no digest for trainer" in done.stderr
+    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
+    assert deploy(env_file, **{"--digests": every}).returncode == 0
+
+
+SERVICES = ("mlflow", "trainer", "predictor", "gateway")

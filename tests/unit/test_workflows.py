@@ -68,3 +68,13 @@ def test_cloud_init_installs_compose_only_when_its_checksum_matches(tmp_path, ta
     else:
         assert done.returncode == 0, done.stderr
         assert installed.read_bytes() == local.read_bytes()
+
+
+def test_the_deploy_pulls_the_digests_that_were_pushed():
+    cd = yaml.safe_load((ROOT / ".github/workflows/cd.yml").read_text())
+    build = cd["jobs"]["build-push"]
+    assert build["outputs"]["digests"] == "${{ steps.push.outputs.digests }}"
+    push = next(step for step in build["steps"] if step.get("id") == "push")
+    assert "RepoDigests" in push["run"] and 'echo "digests=' in push["run"]
+    deploy_env = cd["jobs"]["deploy"]["steps"][-2]["env"]
+    assert deploy_env["DEPLOY_DIGESTS"] == "${{ needs.build-push.outputs.digests }}"
