@@ -18,9 +18,18 @@ def atomic_path(dest: Path, suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file 0600; the file it becomes gets the mode any new file would
+        # (0644 under the usual umask), or a container's user could not read data/raw.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def sha256_of(path: Path) -> str:

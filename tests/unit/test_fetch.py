@@ -1,5 +1,6 @@
 import hashlib
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -128,3 +129,13 @@ def test_an_announced_size_over_the_cap_is_refused_before_reading(dripping_serve
         fetch(dripping_server, tmp_path / "housing.csv", SHA, max_bytes=999)
     assert time.monotonic() - started < 1
     assert leftovers(tmp_path) == []
+
+
+def test_the_fetched_file_is_readable_by_others_under_the_usual_umask(source, tmp_path):
+    """The compose stack's trainer (uid 10001) reads ./data/raw: mkstemp's 0600 kept it out."""
+    old = os.umask(0o022)
+    try:
+        dest = fetch(source.as_uri(), tmp_path / "out" / "housing.csv", SHA)
+    finally:
+        os.umask(old)
+    assert oct(dest.stat().st_mode)[-3:] == "644"
