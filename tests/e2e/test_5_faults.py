@@ -18,8 +18,10 @@ from tests.e2e.conftest import compose, compose_ps, gateway_metrics, predictor_m
 class SteadyLoad:
     """One client sending predictions through the gateway; records status and time of each."""
 
-    def __init__(self, gateway: str, key: str, pause_s: float = 0.01):
+    def __init__(self, gateway: str, key: str, pause_s: float = 0.01, body=None):
         self.url, self.key, self.pause_s = f"{gateway}/predict", key, pause_s
+        self.body = EXAMPLE_RECORD if body is None else body
+        self.busy = False  # a request is on its way now
         self.results: list[tuple[float, int, float]] = []  # (start, status, seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -28,10 +30,12 @@ class SteadyLoad:
         with httpx.Client(timeout=10, headers={"X-API-Key": self.key}) as client:
             while not self._stop.is_set():
                 started = time.monotonic()
+                self.busy = True
                 try:
-                    status = client.post(self.url, json=EXAMPLE_RECORD).status_code
+                    status = client.post(self.url, json=self.body).status_code
                 except httpx.HTTPError:
                     status = 0
+                self.busy = False
                 self.results.append((started, status, time.monotonic() - started))
                 time.sleep(self.pause_s)
 
@@ -174,8 +178,12 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry, mlf
 
 
 def test_sigterm_lets_requests_in_flight_finish(gateway, api_key):
-    with SteadyLoad(gateway, api_key, pause_s=0.0) as load:
-        load.wait_for(50)
+    # Batches of 2,000 rows, so that each request lasts long enough to be caught in flight: with
+    # single rows the stop could begin between two requests, and nothing would be tested.
+    batch = {"records": [EXAMPLE_RECORD] * 2_000}
+    with SteadyLoad(gateway, api_key, pause_s=0.0, body=batch) as load:
+        load.wait_for(20)
+        wait_until(lambda: load.busy, 10, "a request on its way", every=0.001)
         stopped_at = time.monotonic()
         compose("stop", "predictor")  # returns once the container has stopped
         load.wait_for(1)  # the answer to whatever was in flight is recorded
