@@ -177,7 +177,7 @@ release() {  # tag -> 0 when it is up and healthy, from its own directory
 }
 
 switch_to() {  # DIR/current -> releases/TAG, in one rename
-  remote "cd '$DIR' && ln -sfn 'releases/$1' current.new && mv -T current.new current && echo '$1' > deployed_tag"
+  remote "cd '$DIR' && ln -sfn 'releases/$1' current.new && mv -T current.new current"
 }
 
 roll_back() {  # why -> exit status 1, after the previous release is up again (or not)

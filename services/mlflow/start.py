@@ -15,13 +15,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
 import grant_access
 import prepare_stores
-from health import GRANTED
+from health import BASE, GRANTED, server_answers
 
 from housing.secret_files import SecretFileError, export_from_files
 
@@ -78,16 +77,14 @@ def server_command() -> list[str]:
     ]
 
 
-def wait_healthy(server: subprocess.Popen, base: str) -> None:
+def wait_healthy(server: subprocess.Popen) -> None:
     started = time.monotonic()
     while time.monotonic() - started < DEADLINE_S:
         if server.poll() is not None:
             sys.exit(f"mlflow: the server exited with {server.returncode} while starting")
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310 - local
-                return
-        except OSError:
-            time.sleep(1)
+        if server_answers():
+            return
+        time.sleep(1)
     sys.exit(f"mlflow: the server did not answer /health within {DEADLINE_S:.0f}s")
 
 
@@ -102,12 +99,11 @@ def main() -> None:
     server = subprocess.Popen(server_command())  # noqa: S603 - fixed arguments, no secrets
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: server.send_signal(signum))
-    base = f"http://127.0.0.1:{os.environ['MLFLOW_PORT']}"
     try:
-        wait_healthy(server, base)
+        wait_healthy(server)
         os.environ["MLFLOW_TRACKING_USERNAME"] = ADMIN
         os.environ["MLFLOW_TRACKING_PASSWORD"] = os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"]
-        grant_access.grant(base)
+        grant_access.grant(BASE)
         GRANTED.touch()
     except BaseException:
         server.terminate()

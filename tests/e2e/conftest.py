@@ -10,13 +10,13 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from housing import defaults
+from tests.support.procs import wait_until  # noqa: F401 - the e2e tests import it from here
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,20 +124,6 @@ class Registry:
 @pytest.fixture(scope="session")
 def registry(mlflow_ui) -> Registry:
     return Registry(mlflow_ui, os.environ.get("HOUSING_MODEL_NAME", defaults.MODEL_NAME))
-
-
-def wait_until(check, timeout_s: float, what: str, every: float = 0.5):
-    started = time.monotonic()
-    last = None
-    while time.monotonic() - started < timeout_s:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last = exc
-        time.sleep(every)
-    raise AssertionError(f"{what} not true after {timeout_s}s (last error: {last})")
 
 
 def served_version(gateway: str, key: str) -> str:

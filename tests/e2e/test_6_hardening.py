@@ -21,11 +21,10 @@ from tests.e2e.conftest import (
     served_version,
     wait_until,
 )
+from tests.support.secrets import secret_names
 
 OURS = ("mlflow", "predictor", "gateway")
-SECRETS = subprocess.run(
-    [str(ROOT / "scripts/secret-files.sh"), "--names"], capture_output=True, text=True, check=True
-).stdout.split()
+SECRETS = secret_names()
 
 
 def secret_values() -> list[str]:

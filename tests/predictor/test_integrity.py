@@ -8,35 +8,26 @@ digest can tell (it would load, warm up and serve).
 from __future__ import annotations
 
 import shutil
-import time
 
 import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from housing.contract import EXAMPLE_RECORD
 from housing.defaults import MODEL_SHA256_TAG
 from housing.files import sha256_of
 from housing.model import persist
 from housing.stages.register import register_with_digest
 from tests.conftest import PREDICTOR_MODEL as MODEL
 from tests.support.apps import predictor_env, service
-from tests.support.procs import free_port
+from tests.support.procs import free_port, wait_until
 from tests.support.services import s3_client
 
 
 def _other_model_bytes(registered) -> bytes:
     """A valid model file of another version: loads and serves, but is not the one registered."""
     return (registered["work"] / "fewer-trees" / persist.MODEL_FILE).read_bytes()
-
-
-def _wait_until(check, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"not seen within {timeout_s}s: {what}")
 
 
 def test_a_model_tampered_with_in_s3_is_refused(predictor, registered, s3_endpoint):
@@ -61,7 +52,7 @@ def test_a_model_tampered_with_in_s3_is_refused(predictor, registered, s3_endpoi
     client = predictor["client"]
     try:
         registry.set_registered_model_alias(MODEL, "champion", version)
-        refused = _wait_until(
+        refused = wait_until(
             lambda: (
                 client.get("/model").json()["refused_versions"].get(version)
                 or _download_refusal(predictor["log"], version)
@@ -72,7 +63,7 @@ def test_a_model_tampered_with_in_s3_is_refused(predictor, registered, s3_endpoi
         assert "sha256" in refused and "not served" in refused, refused
         assert client.get("/model").json()["version"] == registered["first"]
         assert (
-            client.post("/predict", json=_example()).json()["model"]["version"]
+            client.post("/predict", json=EXAMPLE_RECORD).json()["model"]["version"]
             == (registered["first"])
         )
         # Nothing of the tampered download entered the cache.
@@ -86,12 +77,6 @@ def _download_refusal(log, version: str) -> str | None:
         if f"cannot download v{version}" in line:
             return line
     return None
-
-
-def _example():
-    from housing.contract import EXAMPLE_RECORD
-
-    return EXAMPLE_RECORD
 
 
 @pytest.fixture
@@ -111,8 +96,8 @@ def test_a_tampered_cache_is_not_served_without_the_registry(tampered_cache, tmp
     log = tmp_path / "p.log"
     with service("predictor", env, log) as (url, _, _):
         assert httpx.get(url + "/health/ready").status_code == 503
-        assert httpx.post(url + "/predict", json=_example(), timeout=10).status_code == 503
-        _wait_until(lambda: "not served" in log.read_text(), 10, "the refusal logged")
+        assert httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10).status_code == 503
+        wait_until(lambda: "not served" in log.read_text(), 10, "the refusal logged")
 
 
 def test_a_tampered_cache_is_replaced_by_a_good_download(tampered_cache, registered, tmp_path):

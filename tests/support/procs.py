@@ -35,6 +35,21 @@ def wait_http(url: str, timeout_s: float = 60.0, proc: subprocess.Popen | None =
     raise TimeoutError(f"{url} not ready after {timeout_s}s: {last}")
 
 
+def wait_until(check, timeout_s: float, what: str, every: float = 0.5):
+    """`check()`'s first true value within `timeout_s` (an exception counts as false)."""
+    started = time.monotonic()
+    last = None
+    while time.monotonic() - started < timeout_s:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last = exc
+        time.sleep(every)
+    raise AssertionError(f"{what} not true after {timeout_s}s (last error: {last})")
+
+
 @contextmanager
 def running(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None):
     """Run `cmd` in its own process group (MLflow forks workers); stop the whole group after."""

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.secrets import secret_names
+
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = subprocess.run(
-    [str(ROOT / "scripts/secret-files.sh"), "--names"], capture_output=True, text=True, check=True
-).stdout.split()
+SECRETS = secret_names()
+SERVICES = ("mlflow", "trainer", "predictor", "gateway")
 GOOD = {
     "--host": "ec2-1-2-3-4.eu-west-1.compute.amazonaws.com",
     "--user": "ec2-user",
@@ -77,6 +78,3 @@ def test_digests_must_name_every_service(env_file):
     assert done.returncode == 2 and "no digest for trainer" in done.stderr
     every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
     assert deploy(env_file, **{"--digests": every}).returncode == 0
-
-
-SERVICES = ("mlflow", "trainer", "predictor", "gateway")

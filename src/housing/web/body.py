@@ -109,10 +109,14 @@ async def read_records(request: Request, max_records: int) -> list:
     return records
 
 
+def _refusal(status: int, field: str, message: str, headline: str = "", **entry) -> BadBody:
+    """A refusal about one field, its message "<field>: <headline, else message>"."""
+    detail = [{"field": field, "message": message, **entry}]
+    return BadBody(error_response(status, f"{field}: {headline or message}", detail=detail))
+
+
 def _too_many(count: int, max_records: int) -> BadBody:
-    message = f"at most {max_records} records per request, got {count}"
-    detail = [{"field": "records", "message": message}]
-    return BadBody(error_response(422, f"records: {message}", detail=detail))
+    return _refusal(422, "records", f"at most {max_records} records per request, got {count}")
 
 
 def checked_records(raw: bytes, max_records: int) -> list:
@@ -126,14 +130,8 @@ def checked_records(raw: bytes, max_records: int) -> list:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        message = (
-            "invalid JSON: nested too deeply"
-            if isinstance(exc, RecursionError)
-            else (f"invalid JSON: {exc}")
-        )
-        raise BadBody(
-            error_response(400, f"body: {message}", detail=[{"field": "body", "message": message}])
-        ) from None
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise _refusal(400, "body", f"invalid JSON: {reason}") from None
     records = data.get("records") if isinstance(data, dict) else None
     if isinstance(records, list) and len(records) > max_records:
         raise _too_many(len(records), max_records)
@@ -170,30 +168,25 @@ def _oversized(raw: bytes, max_records: int) -> BadBody:
     objects = raw.count(b"{")  # a valid body's '{' open its records and the envelope only
     if objects > max_records + 1:
         message = f"at most {max_records} records per request; the body holds {objects} objects"
-        detail = [{"field": "records", "message": message}]
-        return BadBody(error_response(422, f"records: {message}", detail=detail))
+        return _refusal(422, "records", message)
     try:
         records = msgspec.json.decode(raw, type=_Envelope).records
     except msgspec.ValidationError:  # (a DecodeError too: it comes first)
         records = None  # not {"records": [...]}: one district, or something else
     except msgspec.DecodeError as exc:
-        message = f"invalid JSON: {exc}"
-        return BadBody(
-            error_response(400, f"body: {message}", detail=[{"field": "body", "message": message}])
-        )
+        return _refusal(400, "body", f"invalid JSON: {exc}")
     if records is not None and len(records) > max_records:
         return _too_many(len(records), max_records)
     field = _first_unknown_field(raw, _RecordKeys if records is None else _BatchKeys)
     message = f"more fields or values than {max_records} records hold"
     if field is None:
-        return BadBody(
-            error_response(422, f"body: {message}", detail=[{"field": "body", "message": message}])
-        )
-    detail = [
-        {"field": field, "message": "Extra inputs are not permitted", "type": "extra_forbidden"}
-    ]
-    return BadBody(
-        error_response(422, f"{field}: not a field; the body holds {message}", detail=detail)
+        return _refusal(422, "body", message)
+    return _refusal(
+        422,
+        field,
+        "Extra inputs are not permitted",
+        headline=f"not a field; the body holds {message}",
+        type="extra_forbidden",
     )
 
 

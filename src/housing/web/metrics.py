@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -59,7 +52,3 @@ class MetricsMiddleware:
             code = str(status)
             self.metrics.requests.labels(route, code).inc()
             self.metrics.latency.labels(route, code).observe(time.perf_counter() - started)
-
-
-def metrics_response(registry: CollectorRegistry) -> Response:
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
