@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 
@@ -16,9 +17,10 @@ import yaml
 
 from housing.contract import EXAMPLE_RECORD
 from tests.deploy.conftest import ROOT
+from tests.support.edge import EDGE_ROOT_CERT
 
 PROJECT = "housing-deploytest"
-GATEWAY_PORT, MLFLOW_PORT = 18000, 15000
+HTTP_PORT, HTTPS_PORT, MLFLOW_PORT = 18080, 18443, 15000
 SERVICES = ("mlflow", "trainer", "predictor", "gateway")
 KEY = "deploy-test-key-0123456789"
 
@@ -94,12 +96,13 @@ def env_file(tmp_path_factory):
         "MLFLOW_ADMIN_PASSWORD=deploy-test-mlflow-admin",
         "MLFLOW_TRAINER_PASSWORD=deploy-test-mlflow-trainer",
         "MLFLOW_PREDICTOR_PASSWORD=deploy-test-mlflow-predictor",
-        f"GATEWAY_PORT={GATEWAY_PORT}",
+        f"HTTP_PORT={HTTP_PORT}",
+        f"HTTPS_PORT={HTTPS_PORT}",
         f"MLFLOW_UI_PORT={MLFLOW_PORT}",
     ]
     lines += [
         f"{k}={os.environ[k]}"
-        for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE")
+        for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE", "CADDY_IMAGE")
         if k in os.environ
     ]
     path = tmp_path_factory.mktemp("env") / "production.env"
@@ -130,11 +133,15 @@ def deploy(ssh_host, releases, tag, env_file, host_dir, *extra) -> subprocess.Co
 
 
 def predict() -> httpx.Response:
+    """Through the deployed edge over HTTPS, trusting the root of its internal CA."""
+    root = sh("docker", "exec", f"{PROJECT}-edge-1", "cat", EDGE_ROOT_CERT).stdout
+    tls = ssl.create_default_context(cadata=root)
     return httpx.post(
-        f"http://127.0.0.1:{GATEWAY_PORT}/predict",
+        f"https://localhost:{HTTPS_PORT}/predict",
         json=EXAMPLE_RECORD,
         headers={"X-API-Key": KEY},
         timeout=10,
+        verify=tls,
     )
 
 

@@ -1,7 +1,8 @@
 """End-to-end tests against the running compose stack (`make e2e` starts it and sets HOUSING_E2E).
 
-They talk to the stack only as a user would: the gateway's and MLflow UI's published ports, and
-the docker compose CLI.
+They talk to the stack only as a user would: the edge's published ports (HTTPS, trusting the
+root certificate of Caddy's internal CA, as a client of a `localhost` stack is told to), the
+MLflow UI's, and the docker compose CLI.
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ import httpx
 import pytest
 
 from housing import defaults
+from tests.support.edge import EDGE_ROOT_CERT
 from tests.support.procs import wait_until  # noqa: F401 - the e2e tests import it from here
+from tests.support.suites import skip_unless_enabled
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items):
-    if os.environ.get("HOUSING_E2E") != "1":
-        skip = pytest.mark.skip(reason="needs the compose stack: run `make e2e`")
-        for item in items:
-            if "tests/e2e/" in str(item.fspath):
-                item.add_marker(skip)
+    skip_unless_enabled(items, "HOUSING_E2E", "e2e", "needs the compose stack: run `make e2e`")
 
 
 def dotenv() -> dict[str, str]:
@@ -53,14 +52,11 @@ def mlflow_admin_credentials():
     if os.environ.get("HOUSING_E2E") != "1":
         yield
         return
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
-    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = admin_auth()
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    username, password = admin_auth()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLFLOW_TRACKING_USERNAME", username)
+        env.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        yield
 
 
 def compose(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -72,6 +68,21 @@ def compose(*args: str, check: bool = True, timeout: float = 900) -> subprocess.
     return result
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trust_the_edge(tmp_path_factory):
+    """Every HTTPS client of the session (httpx, and requests under schemathesis) trusts the root
+    of the edge's internal CA, and nothing else: no test turns verification off."""
+    if os.environ.get("HOUSING_E2E") != "1":
+        yield
+        return
+    root = tmp_path_factory.mktemp("edge") / "root.crt"
+    root.write_text(compose("exec", "-T", "edge", "cat", EDGE_ROOT_CERT).stdout)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SSL_CERT_FILE", str(root))
+        env.setenv("REQUESTS_CA_BUNDLE", str(root))
+        yield root
+
+
 @pytest.fixture(scope="session")
 def api_key() -> str:
     return os.environ.get("GATEWAY_API_KEYS") or secret("GATEWAY_API_KEYS").split(",")[0]
@@ -79,7 +90,14 @@ def api_key() -> str:
 
 @pytest.fixture(scope="session")
 def gateway() -> str:
-    return f"http://127.0.0.1:{os.environ.get('GATEWAY_PORT', defaults.GATEWAY_PORT)}"
+    """The API as its clients reach it: through the edge, over HTTPS."""
+    return f"https://localhost:{os.environ.get('HTTPS_PORT', 443)}"
+
+
+@pytest.fixture(scope="session")
+def plain_http() -> str:
+    """The edge's port 80, which answers with a redirect to HTTPS."""
+    return f"http://localhost:{os.environ.get('HTTP_PORT', 80)}"
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import httpx
 from housing import defaults
 from housing.contract import EXAMPLE_RECORD
 from tests.e2e.conftest import admin_auth, compose, compose_ps, predictor_get
+from tests.support.edge import predict
 
 OURS = ("mlflow", "trainer", "predictor", "gateway")
 
@@ -43,16 +44,37 @@ def test_registry_has_a_champion_and_the_ui_answers_its_admin(registry, mlflow_u
     assert page.status_code == 200 and "<html" in page.text.lower()
 
 
-def test_only_the_gateway_and_mlflow_ui_are_published():
+def test_port_80_redirects_to_https_and_a_post_follows_it(plain_http, gateway, api_key):
+    """The seed's `http://<host>/predict` still answers, by a 308 that keeps method and body
+    (`curl -L`); the HTTPS answer carries HSTS and names one server, the edge."""
+    moved = predict(plain_http, None)
+    assert moved.status_code == 308, moved.text
+    assert moved.headers["location"] == f"{gateway.replace(':443', '')}/predict"
+    followed = predict(plain_http, api_key, follow_redirects=True)
+    assert followed.status_code == 200, followed.text
+    assert followed.url.scheme == "https"
+    assert followed.headers["strict-transport-security"].startswith("max-age=")
+    assert followed.headers.get_list("server") == ["Caddy"]
+
+
+def test_the_edge_refuses_what_the_gateway_would_before_it_gets_there(gateway, api_key):
+    too_big = b"[" + b"0," * (defaults.MAX_BODY_BYTES // 2) + b"0]"
+    response = httpx.post(
+        f"{gateway}/predict",
+        content=too_big,
+        headers={"X-API-Key": api_key, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+
+
+def test_only_the_edge_and_mlflow_ui_are_published():
     published = {}
     for container in compose_ps():
         for publisher in container.get("Publishers") or []:
             if publisher.get("PublishedPort"):
                 published.setdefault(container["Service"], set()).add(publisher["TargetPort"])
-    assert published == {
-        "gateway": {defaults.GATEWAY_PORT},
-        "mlflow": {defaults.MLFLOW_PORT},
-    }, published
+    assert published == {"edge": {80, 443}, "mlflow": {defaults.MLFLOW_PORT}}, published
 
 
 def test_our_containers_do_not_run_as_root():

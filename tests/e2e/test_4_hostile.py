@@ -4,7 +4,10 @@ and MLflow's exposure. Every figure is printed at the end of its test."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +45,8 @@ def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(gateway, api_key):
             "150",
             "-H",
             f"X-API-Key: {api_key}",
+            "--tls-verify",
+            os.environ["SSL_CERT_FILE"],
         ],
         capture_output=True,
         text=True,
@@ -102,6 +107,40 @@ def test_bad_body_corpus_is_4xx_and_memory_stays_flat(gateway, api_key):
     for service in before:
         assert after[service] - before[service] < 40, (service, before, after)
     print(f"\nbad bodies: {len(statuses)} sent, all 4xx; RSS MB before {before}, after {after}")
+
+
+def _send_unfinished_header(url: httpx.URL, total: int) -> tuple[int, bytes]:
+    """Open a TLS connection to the edge and send one header line of up to `total` bytes that
+    never ends; returns the bytes the server took before it cut us off, and what it answered."""
+    context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    raw = socket.create_connection((url.host, url.port or 443), timeout=30)
+    sent = 0
+    with context.wrap_socket(raw, server_hostname=url.host) as tls:
+        tls.sendall(b"POST /predict HTTP/1.1\r\nHost: localhost\r\nX-Padding: ")
+        chunk = b"a" * 65536
+        try:
+            while sent < total:
+                tls.sendall(chunk)
+                sent += len(chunk)
+        except OSError:  # reset or closed by the server: what this test wants
+            pass
+        try:
+            answer = tls.recv(4096)
+        except OSError:
+            answer = b""
+    return sent, answer
+
+
+def test_an_unfinished_100_mb_header_is_cut_off_at_the_edge(gateway):
+    """Caddy stops reading at its header limit (the gateway's): the gateway never sees it."""
+    before = container_rss_mb("gateway")
+    sent, answer = _send_unfinished_header(httpx.URL(gateway), 100 * 2**20)
+    after = container_rss_mb("gateway")
+    assert sent < 100 * 2**20, "the edge read a 100 MB header to the end"
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert after - before < 5, (before, after)
+    print(f"\n100 MB header: cut off after {sent / 2**20:.1f} MB sent (socket buffers included);")
+    print(f"gateway RSS {before:.1f} -> {after:.1f} MB")
 
 
 @pytest.mark.parametrize(

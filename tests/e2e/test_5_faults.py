@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 
 import httpx
@@ -13,48 +12,7 @@ import pytest
 
 from housing.contract import EXAMPLE_RECORD
 from tests.e2e.conftest import compose, compose_ps, gateway_metrics, predictor_metric, wait_until
-
-
-class SteadyLoad:
-    """One client sending predictions through the gateway; records status and time of each."""
-
-    def __init__(self, gateway: str, key: str, pause_s: float = 0.01, body=None):
-        self.url, self.key, self.pause_s = f"{gateway}/predict", key, pause_s
-        self.body = EXAMPLE_RECORD if body is None else body
-        self.busy = False  # a request is on its way now
-        self.results: list[tuple[float, int, float]] = []  # (start, status, seconds)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        with httpx.Client(timeout=10, headers={"X-API-Key": self.key}) as client:
-            while not self._stop.is_set():
-                started = time.monotonic()
-                self.busy = True
-                try:
-                    status = client.post(self.url, json=self.body).status_code
-                except httpx.HTTPError:
-                    status = 0
-                self.busy = False
-                self.results.append((started, status, time.monotonic() - started))
-                time.sleep(self.pause_s)
-
-    def __enter__(self):
-        self._thread.start()
-        self.wait_for(10)
-        return self
-
-    def wait_for(self, more: int, timeout_s: float = 30) -> None:
-        """Until `more` requests beyond those made so far have been answered."""
-        target = len(self.results) + more
-        wait_until(lambda: len(self.results) >= target, timeout_s, f"{more} more requests")
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=20)
-
-    def failed(self, since: float = 0.0) -> int:
-        return sum(1 for t, s, _ in self.results if t >= since and s != 200)
+from tests.support.load import SteadyLoad
 
 
 def predictors() -> list[str]:

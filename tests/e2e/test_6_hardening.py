@@ -50,6 +50,15 @@ def test_our_containers_are_hardened():
         assert not any("docker.sock" in m for m in mounts), container["Name"]
 
 
+def test_the_edge_keeps_only_the_right_to_bind_80_and_443():
+    (container,) = [c for c in compose_ps() if c["Service"] == "edge"]
+    host = inspect(container["Name"])["HostConfig"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["ReadonlyRootfs"]
+    assert host["CapDrop"] == ["ALL"]
+    assert [cap.removeprefix("CAP_") for cap in host["CapAdd"]] == ["NET_BIND_SERVICE"]
+
+
 def test_no_secret_in_any_image_layer():
     secrets = secret_values()
     images = {c["Image"] for c in compose_ps() if c["Service"] in (*OURS, "trainer")}
@@ -126,6 +135,24 @@ def test_the_gateway_reaches_the_predictors_and_nothing_behind_them():
     assert seen.pop(f"predictor:{defaults.PREDICTOR_PORT}") == "open"
     assert "open" not in seen.values(), seen
     print(f"\ngateway -> {seen}")
+
+
+def test_the_edge_reaches_the_gateway_and_nothing_behind_it():
+    """The edge image has no Python: its own wget tries each address (any HTTP answer, even an
+    error status, means the port was reached)."""
+    behind = [("predictor", defaults.PREDICTOR_PORT), ("mlflow", defaults.MLFLOW_PORT)]
+    by_address = [(ip, port) for name, port in behind for ip in _addresses(name)]
+    targets = [("gateway", defaults.GATEWAY_PORT), *behind, *by_address]
+    seen = {}
+    for host, port in targets:
+        probe = compose(
+            "exec", "-T", "edge", "wget", "-q", "-T", "3", "-t", "1", "-O", "/dev/null",
+            f"http://{host}:{port}/health", check=False,
+        )  # fmt: skip
+        # wget exits 8 on an HTTP error status: the connection was made.
+        seen[f"{host}:{port}"] = "open" if probe.returncode in (0, 8) else "closed"
+    assert seen.pop(f"gateway:{defaults.GATEWAY_PORT}") == "open"
+    assert "open" not in seen.values(), seen
 
 
 def test_the_predictor_reaches_mlflow_and_no_store():

@@ -48,9 +48,9 @@ def test_compose_addresses_use_the_defined_ports():
     assert services["predictor"]["environment"]["MLFLOW_TRACKING_URI"] == str(mlflow_url)
     predictor_url = httpx.URL(services["gateway"]["environment"]["PREDICTOR_URLS"])
     assert predictor_url.port == defaults.PREDICTOR_PORT
-    (gateway_port,) = services["gateway"]["ports"]
-    assert gateway_port["target"] == defaults.GATEWAY_PORT
-    assert int(_default(gateway_port["published"])) == defaults.GATEWAY_PORT
+    assert "ports" not in services["gateway"], "only the edge is published"
+    edge_ports = {p["target"]: int(_default(p["published"])) for p in services["edge"]["ports"]}
+    assert edge_ports == {80: 80, 443: 443}
     (ui_port,) = services["mlflow"]["ports"]
     assert ui_port["target"] == defaults.MLFLOW_PORT
     assert f"ENV MLFLOW_PORT={defaults.MLFLOW_PORT}" in DOCKERFILE
@@ -64,3 +64,63 @@ def test_compose_leaves_the_code_defaults_to_the_code():
                 assert value is None or "${" not in str(value) or ":?" in str(value), (
                     f"{name}: {variable}={value} repeats a default that lives in the code"
                 )
+
+
+def _caddyfile_defaults() -> dict[str, str]:
+    """`{$NAME:default}` placeholders of the edge's Caddyfile."""
+    text = (ROOT / "services/edge/Caddyfile").read_text()
+    found = re.findall(r"\{\$(\w+):([^}]*)\}", text)
+    values = {}
+    for name, value in found:
+        assert values.setdefault(name, value) == value, f"two defaults for {name}"
+    return values
+
+
+def test_the_edge_uses_the_gateways_limits_and_address():
+    """The Caddyfile spells the gateway's settings by their own names, with the code's defaults,
+    and compose passes them through unset to both."""
+    from housing.web.server_settings import ServerSettings
+
+    server = ServerSettings()
+    caddy = _caddyfile_defaults()
+    assert int(caddy["GATEWAY_MAX_BODY_BYTES"]) == server.max_body_bytes
+    assert int(caddy["GATEWAY_MAX_HEAD_BYTES"]) == server.max_head_bytes
+    assert float(caddy["GATEWAY_HEAD_TIMEOUT_S"]) == server.head_timeout_s
+    assert float(caddy["GATEWAY_BODY_TIMEOUT_S"]) == server.body_timeout_s
+    assert int(caddy["GATEWAY_PORT"]) == defaults.GATEWAY_PORT
+    assert caddy["GATEWAY_NAME"] == "gateway" and "gateway" in COMPOSE["services"]
+    limits = [n for n in caddy if n.startswith("GATEWAY_MAX") or n.endswith("TIMEOUT_S")]
+    for service in ("edge", "gateway"):
+        env = COMPOSE["services"][service]["environment"]
+        for name in limits:
+            assert name in env and env[name] is None, (service, name)
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's merge tags (`!override`, `!reset`) read as plain values."""
+
+
+def _untagged(loader, _suffix, node):
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    return loader.construct_scalar(node)
+
+
+_ComposeLoader.add_multi_constructor("!", _untagged)
+
+
+def test_env_example_lists_every_variable_the_compose_files_read():
+    documented = (ROOT / ".env.example").read_text()
+    for path in ("compose.yaml", "deploy/stack.yaml"):
+        text = (ROOT / path).read_text()
+        read = set(re.findall(r"\$\{(\w+)", text))
+        passed = {
+            name
+            for service in yaml.load(text, _ComposeLoader)["services"].values()  # noqa: S506
+            for name, value in (service.get("environment") or {}).items()
+            if value is None
+        }
+        missing = sorted(n for n in read | passed if not re.search(rf"\b{n}\b", documented))
+        assert not missing, f"{path} reads {missing}; .env.example does not list them"

@@ -1,0 +1,62 @@
+"""A steady client load for tests against a running stack."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from housing.contract import EXAMPLE_RECORD
+from tests.support.procs import wait_until
+
+
+class SteadyLoad:
+    """One client sending predictions, one at a time; records the status and time of each (0: no
+    answer). `verify` as httpx takes it (True: the system's roots, or SSL_CERT_FILE)."""
+
+    def __init__(self, gateway: str, key: str, pause_s: float = 0.01, body=None, verify=True):
+        self.url, self.key, self.pause_s, self.verify = f"{gateway}/predict", key, pause_s, verify
+        self.body = EXAMPLE_RECORD if body is None else body
+        self.busy = False  # a request is on its way now
+        self.results: list[tuple[float, int, float]] = []  # (start, status, seconds)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        headers = {"X-API-Key": self.key}
+        with httpx.Client(timeout=10, headers=headers, verify=self.verify) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.busy = True
+                try:
+                    status = client.post(self.url, json=self.body).status_code
+                except httpx.HTTPError as exc:
+                    status = 0
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                self.busy = False
+                self.results.append((started, status, time.monotonic() - started))
+                time.sleep(self.pause_s)
+
+    def __enter__(self):
+        self._thread.start()
+        self.wait_for(10)
+        return self
+
+    def wait_for(self, more: int, timeout_s: float = 30) -> None:
+        """Until `more` requests beyond those made so far have been answered."""
+        target = len(self.results) + more
+        wait_until(lambda: len(self.results) >= target, timeout_s, f"{more} more requests")
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=20)
+
+    def failed(self, since: float = 0.0) -> int:
+        return sum(1 for t, s, _ in self.results if t >= since and s != 200)
+
+    def count(self, since: float = 0.0, until: float = float("inf")) -> tuple[int, int]:
+        """(requests, failed) among those started in [since, until)."""
+        window = [s for t, s, _ in self.results if since <= t < until]
+        return len(window), sum(1 for s in window if s != 200)
