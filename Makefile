@@ -8,10 +8,10 @@ export PATH := $(BIN):$(PATH)
 SANDBOX_IMAGES := $(wildcard ../shared/sandbox/images.env)
 ifneq ($(SANDBOX_IMAGES),)
 include $(SANDBOX_IMAGES)
-export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE
+export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE CADDY_IMAGE DIND_IMAGE
 endif
 
-.PHONY: help install lock native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos
+.PHONY: help install lock native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos swarm-test
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor and
 	scripts/demo.sh
 
 test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow servers)
-	pytest -q --ignore=tests/e2e --deselect tests/deploy/test_deploy_rollback.py
+	pytest -q --ignore=tests/e2e --ignore=tests/swarm --deselect tests/deploy/test_deploy_rollback.py
 
 stack-up: install  ## build and start the compose stack (.env gets fresh secrets if absent)
 	scripts/dev-env.sh
@@ -82,8 +82,8 @@ lint: install  ## uv.lock in step, ruff, hadolint, shellcheck, actionlint, compo
 	actionlint
 	docker compose config -q
 
-diagram: images/architecture.png  ## render the architecture diagram
-images/architecture.png: docs/architecture.dot
+diagram: images/architecture.png images/swarm.png  ## render the architecture diagrams
+images/%.png: docs/%.dot
 	dot -Tpng -Gdpi=110 $< -o $@
 
 clean:  ## remove pipeline outputs and the local MLflow store (not the raw data)
@@ -91,3 +91,6 @@ clean:  ## remove pipeline outputs and the local MLflow store (not the raw data)
 
 bench: pipeline  ## predictor and gateway vs `mlflow models serve` (writes bench/results/bench.json)
 	python -m bench.run
+
+swarm-test: install  ## the swarm stack on three Docker engines in containers: deploy, updates, faults
+	HOUSING_SWARM_TEST=1 pytest -q -s tests/swarm

@@ -6,6 +6,8 @@
 #       --env-file FILE [--digests mlflow=sha256:…,trainer=sha256:…,…] [--port 22]
 #       [--dir /opt/housing-mlops] [--project housing-mlops] [--compose compose.yaml]
 #       [--wait-timeout 300] [--dry-run]
+#   deploy/deploy_to_ec2.sh --swarm ...the same... [--url https://api.example.com]
+#       [--docker-endpoint /var/run/docker.sock]
 #
 # Every flag can also come from the environment: DEPLOY_HOST, DEPLOY_USER, DEPLOY_KEY,
 # DEPLOY_PORT, REGISTRY, IMAGE_TAG, DEPLOY_ENV_FILE, DEPLOY_DIGESTS, DEPLOY_DIR, DEPLOY_PROJECT,
@@ -15,25 +17,34 @@
 # env file, its secrets as files (scripts/secret-files.sh), and the image digests it runs (CD
 # passes the digests it pushed: an image is pulled by digest, never by a tag that may have moved).
 # DIR/current points at the release that serves. A deploy: a dump of MLflow's database (before any
-# schema migration), then `up -d --wait` of the new release from its own directory, the gateway's
-# /health/ready and one real /predict; then `current` moves, in one rename. If a step fails, or
+# schema migration), then `up -d --wait` of the new release from its own directory, /health/ready
+# and one real /predict through the edge over HTTPS (check_prediction.sh); then `current` moves,
+# in one rename. If a step fails, or
 # the deploy is interrupted (Ctrl-C, SIGTERM), the previous release is brought up again from its
 # own directory, with its own compose file, checked the same way, and the exit status is non-zero.
+#
+# --swarm: HOST is a swarm manager. The stack (compose.yaml + deploy/stack.yaml, images pinned by
+# --digests) goes to it through the Docker CLI over an SSH tunnel to its Docker socket
+# (`docker stack deploy --with-registry-auth`, by deploy/swarm.py), which waits for convergence,
+# checks a prediction through the edge over HTTPS (--url, default https://$SITE_ADDRESS), and on
+# failure runs `docker service rollback` for the services that changed. The trainer reads the data
+# set from DIR/data/raw on the data node. DEPLOY_URL, DEPLOY_DOCKER_ENDPOINT.
 set -euo pipefail
 
 HOST="${DEPLOY_HOST:-}"; USER_NAME="${DEPLOY_USER:-ec2-user}"; KEY="${DEPLOY_KEY:-}"
 PORT="${DEPLOY_PORT:-22}"; REGISTRY="${REGISTRY:-}"; TAG="${IMAGE_TAG:-}"
 ENV_FILE="${DEPLOY_ENV_FILE:-}"; DIR="${DEPLOY_DIR:-/opt/housing-mlops}"
-PROJECT="${DEPLOY_PROJECT:-housing-mlops}"; WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-300}"
+PROJECT="${DEPLOY_PROJECT:-housing-mlops}"; WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-}"
 DIGESTS="${DEPLOY_DIGESTS:-}"
-DRY_RUN=0
+URL="${DEPLOY_URL:-}"; DOCKER_ENDPOINT="${DEPLOY_DOCKER_ENDPOINT:-/var/run/docker.sock}"
+DRY_RUN=0; SWARM=0
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 COMPOSE_FILE="$ROOT/compose.yaml"
 SERVICES=(mlflow trainer predictor gateway)
 KEEP_BACKUPS=5
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "deploy: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -51,11 +62,16 @@ while [ $# -gt 0 ]; do
     --compose) COMPOSE_FILE="$2"; shift 2 ;;
     --wait-timeout) WAIT_TIMEOUT="$2"; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
+    --swarm) SWARM=1; shift ;;
+    --url) URL="$2"; shift 2 ;;
+    --docker-endpoint) DOCKER_ENDPOINT="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "deploy: unknown argument $1" >&2; usage 2 ;;
   esac
 done
 
+# A swarm's first deploy trains the first model before anything serves: more time by default.
+[ -n "$WAIT_TIMEOUT" ] || { [ "$SWARM" = 1 ] && WAIT_TIMEOUT=900 || WAIT_TIMEOUT=300; }
 [ -n "$HOST" ] || die "--host (or DEPLOY_HOST) is required"
 [ -n "$REGISTRY" ] || die "--registry (or REGISTRY) is required"
 [ -n "$TAG" ] || die "--tag (or IMAGE_TAG) is required"
@@ -75,6 +91,8 @@ valid --tag "$TAG" '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 valid --dir "$DIR" '^/[A-Za-z0-9._/-]+$'
 valid --project "$PROJECT" '^[a-z0-9][a-z0-9_-]{0,62}$'
 valid --wait-timeout "$WAIT_TIMEOUT" '^[0-9]{1,5}$'
+valid --docker-endpoint "$DOCKER_ENDPOINT" '^(/[A-Za-z0-9._/-]+|[A-Za-z0-9.-]+:[0-9]{1,5})$'
+[ -z "$URL" ] || valid --url "$URL" '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$'
 [ -z "$DIGESTS" ] || valid --digests "$DIGESTS" \
   '^((mlflow|trainer|predictor|gateway)=sha256:[0-9a-f]{64},?)+$'
 
@@ -106,7 +124,9 @@ on_exit() {  # an error that `set -e` turned into an exit, mid-deploy, still rol
 }
 trap on_exit EXIT
 cp "$COMPOSE_FILE" "$STAGE/compose.yaml"
-cp "$HERE/compose.deploy.yaml" "$STAGE/compose.deploy.yaml"
+cp "$HERE/compose.deploy.yaml" "$HERE/check_prediction.sh" "$STAGE/"
+# What compose.yaml refers to by path (configs): the edge's Caddyfile.
+mkdir -p "$STAGE/services/edge" && cp "$ROOT/services/edge/Caddyfile" "$STAGE/services/edge/"
 (umask 077; cp "$ENV_FILE" "$STAGE/.env")
 "$ROOT/scripts/secret-files.sh" "$ENV_FILE" "$STAGE/secrets" >/dev/null \
   || die "the env file lacks a secret (see .env.example)"
@@ -128,6 +148,43 @@ printf 'REGISTRY=%s\nIMAGE_TAG=%s\nSECRETS_DIR=%s/secrets\n' "$REGISTRY" "$TAG" 
   fi
 } > "$STAGE/compose.release.yaml"
 
+swarm_deploy() {  # the stack to the swarm whose manager is HOST, through a tunnel to its engine
+  local sock="$STAGE/docker.sock" tunnel=""
+  local argv=(deploy --docker-host "unix://$sock" --stack "$PROJECT" --env-file "$ENV_FILE"
+    -f "$STAGE/compose.release.yaml" --timeout "$WAIT_TIMEOUT")
+  [ -z "$URL" ] || argv+=(--url "$URL")
+  [ "$DRY_RUN" = 1 ] && argv+=(--dry-run)
+  echo "deploy: the stack $PROJECT, $REGISTRY @ $TAG -> the swarm managed by $TARGET"
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "[dry-run] ssh -L $sock:$DOCKER_ENDPOINT $TARGET (the manager's engine, over SSH)"
+  else
+    # The CLI's own ssh:// transport takes no key or known-hosts file; a forwarded socket does.
+    ssh "${SSH_OPTS[@]}" -nNT -o ExitOnForwardFailure=yes -L "$sock:$DOCKER_ENDPOINT" "$TARGET" &
+    tunnel=$!
+    for _ in $(seq 100); do [ -S "$sock" ] && break; kill -0 "$tunnel" 2>/dev/null || break; sleep 0.1; done
+    [ -S "$sock" ] || die "no SSH tunnel to the engine of $TARGET"
+  fi
+  # --with-registry-auth hands the nodes this CLI's registry login: one of its own, for this
+  # deploy only, when REGISTRY_USERNAME and REGISTRY_PASSWORD are given.
+  local config="${DOCKER_CONFIG:-}"
+  if [ -n "${REGISTRY_USERNAME:-}" ] && [ -n "${REGISTRY_PASSWORD:-}" ] && [ "$DRY_RUN" = 0 ]; then
+    config="$STAGE/docker-config"
+    mkdir -p "$config"
+    printf '%s' "$REGISTRY_PASSWORD" | DOCKER_CONFIG="$config" \
+      docker login "${REGISTRY%%/*}" -u "$REGISTRY_USERNAME" --password-stdin >/dev/null
+  fi
+  local status=0
+  DOCKER_CONFIG="$config" REGISTRY="$REGISTRY" IMAGE_TAG="$TAG" RAW_DATA_DIR="$DIR/data/raw" \
+    "${PYTHON:-python3}" "$HERE/swarm.py" "${argv[@]}" || status=$?
+  [ -z "$tunnel" ] || kill "$tunnel" 2>/dev/null || true
+  return "$status"
+}
+if [ "$SWARM" = 1 ]; then
+  swarm_deploy && exit 0
+  echo "deploy: FAILED (see above)" >&2
+  exit 1
+fi
+
 send_release() {  # the staged directory -> DIR/releases/TAG, replaced whole
   local to="$DIR/releases/$TAG"
   if [ "$DRY_RUN" = 1 ]; then echo "[dry-run] send the release directory to $TARGET:$to"; return 0; fi
@@ -138,15 +195,12 @@ send_release() {  # the staged directory -> DIR/releases/TAG, replaced whole
     rm -rf '$to.old'"
 }
 
-check_health() {  # gateway ready, then one real prediction with the first API key
-  # The key goes to curl in a header file (-H @file): never on a command line (/proc/*/cmdline).
-  remote "cd '$DIR/releases/$1' && set -a && . ./.env && set +a && port=\${GATEWAY_PORT:-8000} &&
-    hdr=\$(mktemp) && trap 'rm -f \"\$hdr\"' EXIT &&
-    printf 'X-API-Key: %s\\n' \"\${GATEWAY_API_KEYS%%,*}\" > \"\$hdr\" &&
-    curl -fsS --max-time 10 http://127.0.0.1:\$port/health/ready >/dev/null &&
-    curl -fsS --max-time 10 -H @\"\$hdr\" -H 'Content-Type: application/json' \
-      -d '{\"longitude\": -122.23, \"latitude\": 37.88, \"housing_median_age\": 41, \"total_rooms\": 880, \"total_bedrooms\": 129, \"population\": 322, \"households\": 126, \"median_income\": 8.3252, \"ocean_proximity\": \"NEAR BAY\"}' \
-      http://127.0.0.1:\$port/predict"
+check_health() {  # through the edge over HTTPS: ready, then one real prediction
+  # The edge's internal CA root (a `localhost` site), for the check to verify its certificate.
+  remote "$(compose_cmd "$1") exec -T edge cat /data/caddy/pki/authorities/local/root.crt \
+      > edge-root.crt 2>/dev/null || true;
+    set -a && . ./.env && set +a &&
+    sh check_prediction.sh .env \"\${SITE_ADDRESS:-localhost}\" \"\${HTTPS_PORT:-443}\" edge-root.crt"
 }
 
 backup_database() {  # MLflow's database, before a release whose mlflow may migrate its schema
@@ -168,9 +222,9 @@ release() {  # tag -> 0 when it is up and healthy, from its own directory
   local tag=$1
   echo "deploy: bringing up $tag"
   install_secrets "$tag" || { FAILED="the secrets of $tag"; return 1; }
-  # Our images must pull; an upstream one (postgres, MinIO) may already be on the host.
+  # Our images must pull; an upstream one (postgres, MinIO, Caddy) may already be on the host.
   remote "$(compose_cmd "$tag") pull --quiet ${SERVICES[*]}" || { FAILED="pull of $tag"; return 1; }
-  remote "$(compose_cmd "$tag") pull --quiet --ignore-pull-failures postgres s3" >/dev/null 2>&1 || true
+  remote "$(compose_cmd "$tag") pull --quiet --ignore-pull-failures postgres s3 edge" >/dev/null 2>&1 || true
   remote "$(compose_cmd "$tag") up -d --wait --wait-timeout $WAIT_TIMEOUT --remove-orphans" \
     || { FAILED="up --wait of $tag (a service did not become healthy)"; return 1; }
   check_health "$tag" >/dev/null || { FAILED="health check of $tag (/health/ready or /predict)"; return 1; }

@@ -5,8 +5,9 @@ and instance profile limited to that bucket, and the instance (current AMI from 
     python deploy/provision_ec2.py ... --dry-run     # say what would change, change nothing
 
 Run it again at any time: what exists is found and kept, what is missing is created, and the
-security group's ingress is brought back to exactly: the gateway port from anywhere, SSH and the
-MLflow UI from --admin-cidr.
+security group's ingress is brought back to exactly: HTTP and HTTPS (the edge) from anywhere, SSH
+from --admin-cidr. The MLflow UI listens on the host's 127.0.0.1 only: reach it through SSH
+(`ssh -L 5000:127.0.0.1:5000 ec2-user@<host>`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from housing.defaults import GATEWAY_PORT, MLFLOW_PORT
-
+# The edge's ports (compose.yaml's `edge` service): HTTPS, and HTTP that redirects to it.
+PUBLIC_PORTS = {80: "HTTP (redirects to HTTPS)", 443: "HTTPS (the API)"}
+# Docker Swarm between nodes: cluster management, node gossip, the overlay networks (VXLAN), and
+# ESP (IP protocol 50) for the encrypted ones; open only to the group's own members.
+SWARM_PORTS = [("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789), ("50", None)]
 ECR_HOST_PLACEHOLDER = "ECR_REGISTRY_HOST"  # in cloud-init.yaml; replaced with the account's
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -68,7 +73,7 @@ def bucket_policy(bucket: str) -> dict:
 
 
 def ensure_security_group(
-    ec2, plan: Plan, name: str, vpc_id: str, gateway_port: int, admin_cidr: str
+    ec2, plan: Plan, name: str, vpc_id: str, admin_cidr: str, swarm: bool
 ) -> str | None:
     found = ec2.describe_security_groups(
         Filters=[{"Name": "group-name", "Values": [name]}, {"Name": "vpc-id", "Values": [vpc_id]}]
@@ -80,27 +85,23 @@ def ensure_security_group(
             f"create security group {name} in {vpc_id}",
             ec2.create_security_group,
             GroupName=name,
-            Description="housing-mlops: gateway, SSH, MLflow UI",
+            Description="housing-mlops: HTTP(S) edge, SSH, swarm inside the group",
             VpcId=vpc_id,
         )
         group_id, current = (created or {}).get("GroupId"), []
-    wanted = [
-        _rule(gateway_port, "0.0.0.0/0", "gateway (the public API)"),
-        _rule(22, admin_cidr, "SSH for deploys"),
-        _rule(MLFLOW_PORT, admin_cidr, "MLflow UI"),
-    ]
-    key = lambda r: (r["FromPort"], r["IpRanges"][0]["CidrIp"])  # noqa: E731
-    have = {(p.get("FromPort"), ip["CidrIp"]) for p in current for ip in p.get("IpRanges", [])}
-    missing = [r for r in wanted if key(r) not in have]
+    wanted = [_rule("tcp", port, {"CidrIp": "0.0.0.0/0", "Description": why})
+              for port, why in PUBLIC_PORTS.items()]  # fmt: skip
+    wanted.append(
+        _rule("tcp", 22, {"CidrIp": admin_cidr, "Description": "SSH: deploys, UI tunnel"})
+    )
+    if swarm:  # between the group's own nodes only
+        own = {"GroupId": group_id or "sg-planned", "Description": "swarm nodes"}
+        wanted += [_rule(protocol, port, own) for protocol, port in SWARM_PORTS]
+    have = {key for p in current for key in _keys(p)}
+    missing = [r for r in wanted if _keys(r)[0] not in have]
+    wanted_keys = {_keys(r)[0] for r in wanted}
     extra = [
-        p
-        for p in current
-        if any(
-            (p.get("FromPort"), ip["CidrIp"]) not in {key(r) for r in wanted}
-            for ip in p.get("IpRanges", [])
-        )
-        or p.get("Ipv6Ranges")
-        or p.get("UserIdGroupPairs")
+        p for p in current if any(k not in wanted_keys for k in _keys(p)) or p.get("Ipv6Ranges")
     ]
     if extra and group_id:
         plan.do(
@@ -110,9 +111,11 @@ def ensure_security_group(
             IpPermissions=extra,
         )
     if missing:
-        ports = ", ".join(str(r["FromPort"]) for r in missing)
+        ports = ", ".join(
+            f"{r.get('FromPort', r['IpProtocol'])}/{r['IpProtocol']}" for r in missing
+        )
         plan.do(
-            f"open port(s) {ports} on {name}",
+            f"open {ports} on {name}",
             ec2.authorize_security_group_ingress,
             GroupId=group_id or "sg-planned",
             IpPermissions=missing,
@@ -120,13 +123,25 @@ def ensure_security_group(
     return group_id
 
 
-def _rule(port: int, cidr: str, why: str) -> dict:
-    return {
-        "IpProtocol": "tcp",
-        "FromPort": port,
-        "ToPort": port,
-        "IpRanges": [{"CidrIp": cidr, "Description": why}],
-    }
+def _rule(protocol: str, port: int | None, source: dict) -> dict:
+    # A protocol without ports (ESP) takes -1 for both, which AWS ignores.
+    rule = {"IpProtocol": protocol, "FromPort": -1 if port is None else port}
+    rule["ToPort"] = rule["FromPort"]
+    if "CidrIp" in source:
+        rule["IpRanges"] = [source]
+    else:
+        rule["UserIdGroupPairs"] = [source]
+    return rule
+
+
+def _keys(permission: dict) -> list[tuple]:
+    """One (protocol, port, source) per source of an ingress permission (no port for a protocol
+    that has none, however AWS reports it)."""
+    protocol = permission["IpProtocol"]
+    head = (protocol, permission.get("FromPort") if protocol in ("tcp", "udp") else None)
+    return [(*head, ip["CidrIp"]) for ip in permission.get("IpRanges", [])] + [
+        (*head, pair["GroupId"]) for pair in permission.get("UserIdGroupPairs", [])
+    ]
 
 
 def ensure_bucket(s3, plan: Plan, bucket: str, region: str) -> None:
@@ -155,7 +170,40 @@ def ensure_bucket(s3, plan: Plan, bucket: str, region: str) -> None:
     )
 
 
-def ensure_role(iam, plan: Plan, name: str, bucket: str, ecr: bool) -> str:
+def swarm_policy(parameters_arn: str) -> dict:
+    """The nodes' access to the swarm's join token in Parameter Store: the manager writes it, the
+    workers read it (one role for all nodes)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+                "Resource": parameters_arn,
+            }
+        ],
+    }
+
+
+def _ensure_inline_policy(iam, plan: Plan, role: str, policy: str, wanted: dict, why: str):
+    try:
+        current = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        current = json.loads(current) if isinstance(current, str) else current
+    except iam.exceptions.NoSuchEntityException:
+        current = None
+    if current != wanted:
+        plan.do(
+            why,
+            iam.put_role_policy,
+            RoleName=role,
+            PolicyName=policy,
+            PolicyDocument=json.dumps(wanted),
+        )
+
+
+def ensure_role(
+    iam, plan: Plan, name: str, bucket: str, ecr: bool, swarm_parameters: str | None = None
+) -> str:
     try:
         iam.get_role(RoleName=name)
     except iam.exceptions.NoSuchEntityException:
@@ -165,20 +213,15 @@ def ensure_role(iam, plan: Plan, name: str, bucket: str, ecr: bool) -> str:
             RoleName=name,
             AssumeRolePolicyDocument=json.dumps(ASSUME_EC2),
         )
-    policy_name, wanted = f"{name}-artifacts", bucket_policy(bucket)
-    try:
-        current = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-        current = json.loads(current) if isinstance(current, str) else current
-    except iam.exceptions.NoSuchEntityException:
-        current = None
-    if current != wanted:
-        plan.do(
-            f"limit role {name} to bucket {bucket}",
-            iam.put_role_policy,
-            RoleName=name,
-            PolicyName=policy_name,
-            PolicyDocument=json.dumps(wanted),
-        )
+    _ensure_inline_policy(
+        iam, plan, name, f"{name}-artifacts", bucket_policy(bucket),
+        f"limit role {name} to bucket {bucket}",
+    )  # fmt: skip
+    if swarm_parameters:
+        _ensure_inline_policy(
+            iam, plan, name, f"{name}-swarm", swarm_policy(swarm_parameters),
+            f"let role {name} keep the swarm's join token in {swarm_parameters}",
+        )  # fmt: skip
     if ecr:
         try:
             attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
@@ -208,10 +251,12 @@ def ensure_role(iam, plan: Plan, name: str, bucket: str, ecr: bool) -> str:
     return name
 
 
-def ensure_instance(ec2, plan: Plan, args, group_id: str | None, ami: str, user_data: str):
+def ensure_instance(
+    ec2, plan: Plan, args, name: str, group_id: str | None, ami: str, user_data: str
+):
     found = ec2.describe_instances(
         Filters=[
-            {"Name": "tag:Name", "Values": [args.name]},
+            {"Name": "tag:Name", "Values": [name]},
             {
                 "Name": "instance-state-name",
                 "Values": ["pending", "running", "stopping", "stopped"],
@@ -240,17 +285,13 @@ def ensure_instance(ec2, plan: Plan, args, group_id: str | None, ami: str, user_
                 "Ebs": {"VolumeSize": args.disk_gb, "VolumeType": "gp3", "Encrypted": True},
             }
         ],
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": args.name}]}
-        ],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
     )
     if args.key_name:
         kwargs["KeyName"] = args.key_name
     if args.subnet_id:
         kwargs["SubnetId"] = args.subnet_id
-    created = plan.do(
-        f"launch {args.instance_type} {args.name} from {ami}", ec2.run_instances, **kwargs
-    )
+    created = plan.do(f"launch {args.instance_type} {name} from {ami}", ec2.run_instances, **kwargs)
     return created["Instances"][0] if created else None
 
 
@@ -265,44 +306,117 @@ def provision(args, session: boto3.session.Session) -> Plan:
         ]
     )
     bucket = args.bucket or f"{args.name}-artifacts-{account}"
-    group_id = ensure_security_group(
-        ec2, plan, args.name, vpc_id, args.gateway_port, args.admin_cidr
-    )
+    swarm = args.nodes > 1
+    group_id = ensure_security_group(ec2, plan, args.name, vpc_id, args.admin_cidr, swarm)
     ensure_bucket(s3, plan, bucket, session.region_name)
-    ensure_role(iam, plan, args.name, bucket, args.ecr)
+    parameters = (
+        f"arn:aws:ssm:{session.region_name}:{account}:parameter{swarm_parameter(args.name, '*')}"
+    )
+    ensure_role(iam, plan, args.name, bucket, args.ecr, parameters if swarm else None)
     ami = ssm.get_parameter(Name=args.ami_parameter)["Parameter"]["Value"]
     # The credential helper is named for this account's ECR host only (not as credsStore, which
     # would take over `docker login` for every other registry, GHCR included).
     ecr_host = f"{account}.dkr.ecr.{session.region_name}.amazonaws.com"
-    user_data = Path(args.user_data).read_text().replace(ECR_HOST_PLACEHOLDER, ecr_host)
-    instance = ensure_instance(ec2, plan, args, group_id, ami, user_data)
+    base = Path(args.user_data).read_text().replace(ECR_HOST_PLACEHOLDER, ecr_host)
+    nodes = []
+    for name, role in node_names(args.name, args.nodes):
+        data = with_swarm_role(base, role, args.name, session.region_name) if role else base
+        instance = ensure_instance(ec2, plan, args, name, group_id, ami, data)
+        nodes.append(
+            {
+                "name": name,
+                "role": role or "host",
+                "instance_id": (instance or {}).get("InstanceId"),
+                "public_ip": (instance or {}).get("PublicIpAddress"),
+            }
+        )
     plan.result = {
         "security_group": group_id,
         "bucket": bucket,
         "role": args.name,
         "ami": ami,
-        "instance_id": (instance or {}).get("InstanceId"),
-        "public_ip": (instance or {}).get("PublicIpAddress"),
+        "instance_id": nodes[0]["instance_id"],
+        "public_ip": nodes[0]["public_ip"],
         "artifact_destination": f"s3://{bucket}/artifacts",
     }
+    if args.nodes > 1:
+        plan.result["nodes"] = nodes
     return plan
+
+
+def node_names(name: str, count: int) -> list[tuple[str, str | None]]:
+    """One host (compose) for one node; else a manager and count-1 workers (a swarm)."""
+    if count == 1:
+        return [(name, None)]
+    return [(f"{name}-manager", "manager")] + [
+        (f"{name}-worker-{i}", "worker") for i in range(1, count)
+    ]
+
+
+def swarm_parameter(name: str, key: str) -> str:
+    return f"/{name}/swarm/{key}"
+
+
+# Appended to cloud-init's runcmd. The manager starts the swarm and keeps the workers' join token
+# in Parameter Store (SecureString); a worker waits for it there, then joins. IMDSv2 gives the
+# node's private address (the swarm talks inside the VPC).
+MANAGER_SCRIPT = r"""set -eu
+imds=http://169.254.169.254/latest
+t=$(curl -sf -X PUT "$imds/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+ip=$(curl -sf -H "X-aws-ec2-metadata-token: $t" "$imds/meta-data/local-ipv4")
+state=$(docker info -f '{{.Swarm.LocalNodeState}}')
+[ "$state" = active ] || docker swarm init --advertise-addr "$ip"
+aws ssm put-parameter --region REGION --name TOKEN --type SecureString --overwrite \
+  --value "$(docker swarm join-token -q worker)" >/dev/null
+aws ssm put-parameter --region REGION --name MANAGER --type String --overwrite \
+  --value "$ip:2377" >/dev/null
+"""
+WORKER_SCRIPT = r"""set -eu
+for _ in $(seq 180); do
+  token=$(aws ssm get-parameter --region REGION --name TOKEN --with-decryption \
+    --query Parameter.Value --output text 2>/dev/null) &&
+  manager=$(aws ssm get-parameter --region REGION --name MANAGER \
+    --query Parameter.Value --output text 2>/dev/null) && break
+  sleep 10
+done
+state=$(docker info -f '{{.Swarm.LocalNodeState}}')
+[ "$state" = active ] || docker swarm join --token "$token" "$manager"
+"""
+
+
+def with_swarm_role(user_data: str, role: str, name: str, region: str) -> str:
+    config = yaml.safe_load(user_data)
+    script = MANAGER_SCRIPT if role == "manager" else WORKER_SCRIPT
+    for placeholder, value in (
+        ("REGION", region),
+        ("TOKEN", swarm_parameter(name, "worker-token")),
+        ("MANAGER", swarm_parameter(name, "manager")),
+    ):
+        script = script.replace(placeholder, value)
+    config["runcmd"].append(script)
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--region", required=True)
     p.add_argument("--name", default="housing-mlops")
-    p.add_argument("--admin-cidr", required=True, help="SSH and the MLflow UI only from here")
+    p.add_argument("--admin-cidr", required=True, help="SSH (and so the MLflow UI) only from here")
     p.add_argument("--key-name", help="EC2 key pair for SSH")
     p.add_argument("--instance-type", default="t3.large")
     p.add_argument("--disk-gb", type=int, default=40)
-    p.add_argument("--gateway-port", type=int, default=GATEWAY_PORT)
     p.add_argument("--vpc-id")
     p.add_argument("--subnet-id")
     p.add_argument("--bucket", help="artifact bucket (default: <name>-artifacts-<account>)")
     p.add_argument("--ami-parameter", default=AMI_PARAMETER)
     p.add_argument("--user-data", default=str(Path(__file__).with_name("cloud-init.yaml")))
     p.add_argument("--ecr", action="store_true", help="let the instance pull from ECR")
+    p.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="1: one compose host; N > 1: a swarm manager and N-1 workers",
+    )
     p.add_argument("--dry-run", action="store_true")
     return p.parse_args(argv)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import subprocess
 import sys
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
-from housing.defaults import GATEWAY_PORT, MLFLOW_PORT
 from tests.deploy.conftest import ROOT
 
 REGION = "eu-west-1"
@@ -66,11 +67,7 @@ def test_dry_run_creates_nothing():
 def test_provisions_everything_with_least_access():
     plan = run("--ecr")
     result = plan.result
-    assert ingress(result["security_group"]) == {
-        (GATEWAY_PORT, "0.0.0.0/0"),
-        (22, ADMIN),
-        (MLFLOW_PORT, ADMIN),
-    }
+    assert ingress(result["security_group"]) == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0"), (22, ADMIN)}
     assert result["bucket"] in [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
     iam = boto3.client("iam")
     policy = iam.get_role_policy(RoleName="housing-mlops", PolicyName="housing-mlops-artifacts")
@@ -126,9 +123,9 @@ def test_drifted_security_group_is_repaired():
     again = run()
     assert any("revoke" in a for a in again.actions) and any("open" in a for a in again.actions)
     assert ingress(first.result["security_group"]) == {
-        (GATEWAY_PORT, "0.0.0.0/0"),
+        (80, "0.0.0.0/0"),
+        (443, "0.0.0.0/0"),
         (22, ADMIN),
-        (MLFLOW_PORT, ADMIN),
     }
 
 
@@ -136,3 +133,49 @@ def test_cli_prints_a_summary(capsys):
     assert provision_ec2.main(["--region", REGION, "--admin-cidr", ADMIN, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would create security group" in out and '"bucket"' in out
+
+
+def _user_data(instance_id: str) -> str:
+    encoded = boto3.client("ec2", REGION).describe_instance_attribute(
+        InstanceId=instance_id, Attribute="userData"
+    )["UserData"]["Value"]
+    return base64.b64decode(encoded).decode()
+
+
+def test_a_swarm_of_three_a_manager_and_two_workers_joined_through_parameter_store():
+    result = run("--nodes", "3").result
+    assert [(n["name"], n["role"]) for n in result["nodes"]] == [
+        ("housing-mlops-manager", "manager"),
+        ("housing-mlops-worker-1", "worker"),
+        ("housing-mlops-worker-2", "worker"),
+    ]
+    group = result["security_group"]
+    rules = boto3.client("ec2", REGION).describe_security_groups(GroupIds=[group])
+    inside = {
+        (p["IpProtocol"], p.get("FromPort") if p["IpProtocol"] != "50" else None)
+        for p in rules["SecurityGroups"][0]["IpPermissions"]
+        if [pair["GroupId"] for pair in p.get("UserIdGroupPairs", [])] == [group]
+    }
+    assert inside == {("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789), ("50", None)}
+    assert ingress(group) == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0"), (22, ADMIN)}
+    manager, *workers = (_user_data(n["instance_id"]) for n in result["nodes"])
+    token = "/housing-mlops/swarm/worker-token"  # noqa: S105 - a parameter's name
+    assert "docker swarm init" in manager and f"--name {token} --type SecureString" in manager
+    for worker in workers:
+        assert f"--name {token} --with-decryption" in worker and "docker swarm join" in worker
+    for script in (manager, *workers):  # the shell each node runs parses
+        body = yaml.safe_load(script)["runcmd"][-1]
+        assert subprocess.run(["bash", "-n"], input=body, text=True).returncode == 0
+    policy = boto3.client("iam").get_role_policy(
+        RoleName="housing-mlops", PolicyName="housing-mlops-swarm"
+    )["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    (statement,) = policy["Statement"]
+    assert statement["Resource"].endswith(":parameter/housing-mlops/swarm/*")
+    assert run("--nodes", "3").actions == []  # a second run changes nothing
+
+
+def test_one_node_stays_a_compose_host_without_swarm_ports():
+    result = run().result
+    assert "nodes" not in result
+    assert "docker swarm" not in _user_data(result["instance_id"])

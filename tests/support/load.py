@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 
 import httpx
 
@@ -55,6 +56,10 @@ class SteadyLoad:
 
     def failed(self, since: float = 0.0) -> int:
         return sum(1 for t, s, _ in self.results if t >= since and s != 200)
+
+    def failed_statuses(self, since: float = 0.0, until: float = float("inf")) -> dict[int, int]:
+        """How many requests started in [since, until) failed, by status (0: no answer)."""
+        return dict(Counter(s for t, s, _ in self.results if since <= t < until and s != 200))
 
     def count(self, since: float = 0.0, until: float = float("inf")) -> tuple[int, int]:
         """(requests, failed) among those started in [since, until)."""

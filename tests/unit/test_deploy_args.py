@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,28 @@ def test_digests_must_name_every_service(env_file):
     assert done.returncode == 2 and "no digest for trainer" in done.stderr
     every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
     assert deploy(env_file, **{"--digests": every}).returncode == 0
+
+
+def test_the_swarm_dry_run_plans_the_stack_by_digest_through_a_tunnel(env_file):
+    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
+    argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run", "--swarm", "--digests", every]
+    for flag, value in {**GOOD, "--env-file": str(env_file)}.items():
+        argv += [flag, value]
+    env = {**os.environ, "PYTHON": sys.executable}  # the deploy's Python: this one's
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "ssh -L" in done.stdout and ":/var/run/docker.sock ec2-user@" in done.stdout
+    registry = GOOD["--registry"]
+    assert f"predictor: {registry}/predictor@sha256:{'c' * 64}" in done.stdout
+    assert "stack deploy --with-registry-auth" in done.stdout
+    assert "value-of-" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--url", "http://api.example.com"), ("--url", "https://x/$(id)"),
+     ("--docker-endpoint", "/var/run/docker.sock;id"), ("--docker-endpoint", "host:port")],
+)  # fmt: skip
+def test_swarm_values_are_checked_too(env_file, flag, value):
+    done = deploy(env_file, **{flag: value})
+    assert done.returncode == 2 and "not allowed" in done.stderr

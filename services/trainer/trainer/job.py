@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from housing.data.fetch import FetchError, fetch_configured
@@ -19,6 +20,7 @@ from housing.failures import first_line
 from housing.files import sha256_of
 from housing.secret_files import export_from_files
 from housing.settings import TrainingSettings
+from housing.tracking.rest import TrackingUnavailable
 from housing.tracking.server import ensure_reachable
 from trainer import workspace
 from trainer.settings import TrainerSettings
@@ -79,8 +81,24 @@ def ensure_remote_bucket(ws: Path, remote: str) -> None:
         log(f"created the DVC remote's bucket {bucket}")
 
 
+def wait_for_tracking(data: TrainingSettings, wait_s: float) -> None:
+    """MLflow answering /health, within `wait_s`. Compose starts the job once MLflow is healthy
+    (depends_on); a swarm orders nothing, and the job may start first."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            ensure_reachable(data.tracking_uri, data.tracking_timeout_s)
+            return
+        except TrackingUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log(f"waiting for MLflow: {exc}")
+            time.sleep(3)
+
+
 def run() -> dict:
     job, data = TrainerSettings(), TrainingSettings()
+    wait_for_tracking(data, job.wait_for_tracking_s)
     ws = job.workspace
     workspace.sync(job.source, ws)
     if job.dvc_endpoint:

@@ -22,3 +22,7 @@ class TrainerSettings(BaseSettings):
     # "train.max_iter=50,train.learning_rate=0.1": params.yaml overrides for this run only.
     train_params: str = Field("", validation_alias="TRAIN_PARAMS")
     force: bool = False
+    # How long the job waits for MLflow to answer before it fails. 0 under compose, which starts
+    # it once MLflow is healthy: a run against a stopped MLflow fails at once. A swarm orders no
+    # starts: deploy/stack.yaml gives it time.
+    wait_for_tracking_s: float = Field(0.0, ge=0)

@@ -1,0 +1,188 @@
+"""A three-node Docker swarm on this machine, for `make swarm-test`: three Docker engines in
+containers (DIND_IMAGE), one manager and two workers, pulling from a local registry (Debian's
+docker-registry). This machine's own engine builds and pushes the images and stays out of the
+swarm. Everything is removed afterwards, also when a test fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.procs import free_port, wait_until
+from tests.support.registry import local_registry
+from tests.support.suites import skip_unless_enabled
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = "housing-swarm"
+# The manager holds the data and the edge; the two workers serve: the labels deploy/swarm.py
+# gives a new swarm's nodes (deploy/stack.yaml places by them).
+NODES = {
+    f"{PREFIX}-1": ["housing.data=true", "housing.edge=true"],
+    f"{PREFIX}-2": ["housing.serve=true"],
+    f"{PREFIX}-3": ["housing.serve=true"],
+}
+# Where the sandbox keeps the dind flags that work when --privileged is refused (README there).
+DIND_FLAGS = ROOT.parent / "shared/sandbox/dind.flags"
+
+
+def pytest_collection_modifyitems(items):
+    reason = "needs docker and docker-registry: `make swarm-test`"
+    skip_unless_enabled(items, "HOUSING_SWARM_TEST", "swarm", reason)
+
+
+def docker(*args: str, host: str | None = None, check: bool = True, timeout: float = 900, **kw):
+    argv = ["docker", *(["-H", host] if host else []), *args]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def remove_nodes() -> None:
+    names = [n for n in NODES if docker("inspect", n, check=False).returncode == 0]
+    if names:
+        docker("rm", "-f", "-v", *names, check=False)
+
+
+def _start_node(name: str, registry: str, ports: list[str]) -> None:
+    """A Docker engine in a container: --privileged where the machine allows it, else the
+    sandbox's flags (this machine refuses --privileged: its root lacks CAP_SYS_RESOURCE)."""
+    image = os.environ.get("DIND_IMAGE", "docker:27-dind")
+    common = ["run", "-d", "--name", name, "--hostname", name, *ports]
+    engine = [f"--insecure-registry={registry}"]
+    started = docker(*common, "--privileged", image, *engine, check=False)
+    if started.returncode != 0:
+        docker("rm", "-f", "-v", name, check=False)
+        flags = DIND_FLAGS.read_text().split() if DIND_FLAGS.exists() else []
+        docker(*common, *flags, image, *engine)
+
+
+def _address(name: str) -> str:
+    return docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name).stdout.strip()
+
+
+def _engine(name: str) -> str:
+    """The node's Docker API, once it answers."""
+    host = f"tcp://{_address(name)}:2375"
+    wait_until(lambda: docker("info", host=host, check=False).returncode == 0, 60, name)
+    return host
+
+
+def join_worker(manager: str, name: str, labels: list[str]) -> None:
+    """The (running) node `name` joins the swarm as a worker, with `labels`."""
+    token = docker("swarm", "join-token", "-q", "worker", host=manager).stdout.strip()
+    address = docker("info", "-f", "{{.Swarm.NodeAddr}}", host=manager).stdout.strip()
+    docker("swarm", "join", "--token", token, f"{address}:2377", host=_engine(name))
+    for label in labels:
+        docker("node", "update", "--label-add", label, name, host=manager)
+
+
+def replace_worker(manager: str, name: str, registry: dict) -> None:
+    """What an operator does for a dead worker: remove it from the swarm, start a new one, give
+    it the serving label (README, "Scaling past one host")."""
+    docker("node", "rm", "--force", name, host=manager)
+    docker("rm", "-f", "-v", name)
+    _start_node(name, registry["pull"], [])
+    join_worker(manager, name, NODES[name])
+
+
+@pytest.fixture(scope="session")
+def bridge_gateway() -> str:
+    """This machine's address on Docker's default bridge: the node containers reach it there."""
+    out = docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}")
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory, bridge_gateway) -> dict:
+    """A registry this engine pushes to on 127.0.0.1 (trusted without TLS) and the nodes pull
+    from on the bridge address (each node's engine trusts it as an insecure registry)."""
+    with local_registry(tmp_path_factory.mktemp("registry"), bind="0.0.0.0") as port:
+        yield {"push": f"127.0.0.1:{port}", "pull": f"{bridge_gateway}:{port}"}
+
+
+@pytest.fixture(scope="session")
+def edge_ports() -> dict[str, int]:
+    return {"https": free_port(), "http": free_port()}
+
+
+@pytest.fixture(scope="session")
+def nodes(registry, edge_ports) -> dict:
+    """Three engines joined into one swarm with their labels; removed at the end."""
+    remove_nodes()
+    manager = next(iter(NODES))
+    try:
+        for name in NODES:
+            ports = []
+            if name == manager:  # the edge node: its 80 and 443 on this machine's loopback
+                ports = [
+                    "-p", f"127.0.0.1:{edge_ports['https']}:443",
+                    "-p", f"127.0.0.1:{edge_ports['http']}:80",
+                ]  # fmt: skip
+            _start_node(name, registry["pull"], ports)
+        hosts = {name: _engine(name) for name in NODES}
+        manager_host = hosts[manager]
+        docker("swarm", "init", "--advertise-addr", _address(manager), host=manager_host)
+        for name in NODES:
+            if name != manager:
+                join_worker(manager_host, name, labels=[])  # the first deploy labels them
+        yield {"manager": manager_host, "hosts": hosts, "names": list(NODES)}
+    finally:
+        if os.environ.get("HOUSING_SWARM_KEEP") != "1":  # kept only to debug by hand
+            remove_nodes()
+
+
+def push_images(registry: dict, tag: str) -> dict[str, str]:
+    """Our images built (from the layer cache) and pushed under `tag`; the upstream ones (the
+    sandbox's stand-ins, or the real ones) pushed too: a node has no image of its own."""
+    env = {**os.environ, "REGISTRY": f"{registry['push']}/housing", "IMAGE_TAG": tag}
+    ours = ("mlflow", "trainer", "predictor", "gateway")
+    subprocess.run(["docker", "compose", "build", *ours], cwd=ROOT, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    subprocess.run(["docker", "compose", "push", *ours], cwd=ROOT, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    upstream = {}
+    for variable, default in (
+        ("POSTGRES_IMAGE", "postgres:16"),
+        ("S3_IMAGE", "minio/minio:RELEASE.2025-04-22T22-12-26Z"),
+        ("CADDY_IMAGE", "caddy:2"),
+    ):
+        image = os.environ.get(variable, default)
+        pushed = f"{registry['push']}/upstream/{image.split('/')[-1]}"
+        docker("tag", image, pushed)
+        docker("push", "--quiet", pushed)
+        upstream[variable] = pushed.replace(registry["push"], registry["pull"], 1)
+    return upstream
+
+
+def derived_image(registry: dict, service: str, base_tag: str, tag: str, extra: str) -> str:
+    """`service`:`tag`, built FROM its `base_tag` with one more Dockerfile line; pushed."""
+    base = f"{registry['push']}/housing/{service}:{base_tag}"
+    image = f"{registry['push']}/housing/{service}:{tag}"
+    subprocess.run(["docker", "build", "-q", "-t", image, "-"], input=f"FROM {base}\n{extra}\n",
+                   text=True, check=True, capture_output=True)  # fmt: skip
+    docker("push", "--quiet", image)
+    return image.replace(registry["push"], registry["pull"], 1)
+
+
+def service_tasks(manager: str, service: str) -> list[dict]:
+    out = docker("service", "ps", service, "--filter", "desired-state=running",
+                 "--format", "{{json .}}", host=manager).stdout  # fmt: skip
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def running_on(manager: str, service: str) -> list[str]:
+    """The nodes of the service's tasks that run now."""
+    return sorted(t["Node"] for t in service_tasks(manager, service)
+                  if t["CurrentState"].startswith("Running"))  # fmt: skip
+
+
+def wait_seconds(check, timeout_s: float, what: str) -> float:
+    started = time.monotonic()
+    wait_until(check, timeout_s, what, every=0.5)
+    return time.monotonic() - started

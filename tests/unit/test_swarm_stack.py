@@ -1,0 +1,88 @@
+"""deploy/swarm.py render: compose.yaml with deploy/stack.yaml on top, in the format `docker stack
+deploy` reads (checked by the Docker CLI's own loader, `docker stack config`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("swarm", ROOT / "deploy/swarm.py")
+swarm = importlib.util.module_from_spec(spec)
+sys.modules["swarm"] = swarm
+spec.loader.exec_module(swarm)
+
+pytestmark = pytest.mark.skipif(
+    not shutil.which("docker"), reason="needs the Docker CLI with Compose"
+)
+
+
+@pytest.fixture
+def secrets(tmp_path, monkeypatch):
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    for name in (
+        "postgres_password",
+        "s3_access_key",
+        "s3_secret_key",
+        "gateway_api_keys",
+        "mlflow_admin_password",
+        "mlflow_trainer_password",
+        "mlflow_predictor_password",
+    ):
+        (folder / name).write_text(f"{name}-value-0123456789")  # fmt: skip
+    monkeypatch.setenv("SECRETS_DIR", str(folder))
+    return folder
+
+
+def render(*argv: str) -> dict:
+    args = swarm.parse(["render", "--stack", "housing", *argv])
+    return swarm.render(args)
+
+
+def test_the_rendered_stack_is_what_docker_stack_deploy_reads(secrets, tmp_path):
+    stack = render()
+    path = tmp_path / "stack.yml"
+    path.write_text(yaml.safe_dump(stack))
+    checked = subprocess.run(
+        ["docker", "stack", "config", "-c", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    services = stack["services"]
+    assert set(services) == {"postgres", "s3", "mlflow", "trainer", "predictor", "gateway", "edge"}
+    for name, service in services.items():
+        assert not set(service) & set(swarm.DROPPED), name
+        assert all("host_ip" not in port for port in service.get("ports", [])), name
+        assert service["deploy"]["resources"]["limits"], name
+    assert services["trainer"]["deploy"]["mode"] == "replicated-job"
+    assert services["edge"]["deploy"]["mode"] == "global"
+    assert {p["mode"] for p in services["edge"]["ports"]} == {"host"}
+    for name in ("predictor", "gateway"):
+        update = services[name]["deploy"]["update_config"]
+        assert update["order"] == "start-first" and update["failure_action"] == "rollback"
+        assert services[name]["deploy"]["endpoint_mode"] == "dnsrr"
+    assert {"type": "tmpfs", "target": "/tmp"} in services["gateway"]["volumes"]  # noqa: S108
+    assert stack["networks"]["database"]["driver_opts"] == {"encrypted": "true"}
+
+
+def test_a_changed_secret_is_a_new_swarm_secret(secrets):
+    before = render()["secrets"]["gateway_api_keys"]["name"]
+    assert before.startswith("housing_gateway_api_keys_")
+    assert render()["secrets"]["gateway_api_keys"]["name"] == before  # unchanged: the same
+    (secrets / "gateway_api_keys").write_text("another-key-0123456789abcdef")
+    assert render()["secrets"]["gateway_api_keys"]["name"] != before
+
+
+def test_replicas_and_images_come_from_the_environment(secrets, monkeypatch):
+    monkeypatch.setenv("PREDICTOR_REPLICAS", "5")
+    monkeypatch.setenv("REGISTRY", "registry.example.com/housing")
+    monkeypatch.setenv("IMAGE_TAG", "abc123")
+    services = render()["services"]
+    assert services["predictor"]["deploy"]["replicas"] == 5
+    assert services["predictor"]["image"] == "registry.example.com/housing/predictor:abc123"
