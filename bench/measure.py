@@ -21,11 +21,11 @@ SERVER_CORE, CLIENT_CORE = "0", "1"
 BIN = Path(sys.executable).parent
 
 
-def wait_ready(url: str, timeout_s: float = 120) -> float:
+def wait_ready(url: str, timeout_s: float = 120, verify: bool = True) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2, verify=verify).status_code == 200:
                 return time.monotonic() - started
         except httpx.HTTPError:
             pass

@@ -9,7 +9,8 @@ Also: a 10,000-row batch against mlflow's /invocations and the predictor's /pred
 5 after a warm-up request, same client for both, on core 1); the predictor's time to ready from
 its cache with the tracking server unreachable; and the gateway with its own transport against
 the same gateway with httpx's default one (gateway CPU per request, the A/B that keeps
-gateway/transport.py).
+gateway/transport.py); and, where Debian's caddy is installed, the TLS edge in front of a gateway
+(services/edge/Caddyfile over HTTPS: what the edge costs a request).
 
 The predictor, gateway and hello-world run from bench/.venv-serve, synced from uv.lock with only
 their extras, as their images are; mlflow runs from the dev venv.
@@ -49,6 +50,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/health/ready"
     port: int = 0
+    tls: bool = False  # HTTPS, with a certificate from its own internal CA (the edge)
 
 
 @dataclass
@@ -98,6 +100,13 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
         front = Server(name, cmd, env)
         return [behind, front]
 
+    def edge() -> list[Server]:
+        """The TLS edge as deployed (services/edge/Caddyfile, Debian's Caddy) in front of a
+        gateway and its predictor: what HTTPS and one more hop cost a request."""
+        caddyfile = ROOT / "services/edge/Caddyfile"
+        cmd = ["caddy", "run", "--config", str(caddyfile), "--adapter", "caddyfile"]
+        return [*gateway("gateway", [serve_py, "-m", "gateway"]), Server("edge", cmd, tls=True)]
+
     hello = [serve_py, "-m", "uvicorn", "hello:app", "--app-dir", str(ROOT / "bench")]
     hello += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"]
     mlflow = [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local"]
@@ -136,7 +145,34 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
             key,
         ),
         Contender("hello", "hello-world FastAPI", [Server("hello", hello)], "/predict", single),
-    ]
+    ] + (
+        [
+            Contender(
+                "edge",
+                "edge (Caddy, HTTPS) -> gateway -> predictor",
+                edge(),
+                "/predict",
+                single,
+                key,
+            )
+        ]  # fmt: skip
+        if shutil.which("caddy")
+        else []
+    )
+
+
+def edge_env(port: int, gateway_port: int, work: Path) -> dict[str, str]:
+    """The Caddyfile's settings for a run on this machine: its ports, the gateway's address, and
+    its state (the internal CA) in `work`."""
+    return {
+        "SITE_ADDRESS": "localhost",
+        "EDGE_HTTPS_PORT": str(port),
+        "EDGE_HTTP_PORT": str(free_port()),
+        "GATEWAY_NAME": defaults.LOCAL_HOST,
+        "GATEWAY_PORT": str(gateway_port),
+        "XDG_DATA_HOME": str(work / "edge-data"),
+        "XDG_CONFIG_HOME": str(work / "edge-config"),
+    }
 
 
 def run_contender(c: Contender, args, work: Path) -> dict:
@@ -148,12 +184,21 @@ def run_contender(c: Contender, args, work: Path) -> dict:
             if s.name == "gateway":
                 behind = c.servers[0]
                 port_env["PREDICTOR_URLS"] = f"http://{defaults.LOCAL_HOST}:{behind.port}"
+            if s.name == "edge":
+                port_env = edge_env(s.port, c.servers[-2].port, work)
             cmd = [*s.cmd, "--port", str(s.port)] if s.name in ("mlflow", "hello") else s.cmd
             log = work / f"{c.key}-{s.name}.log"
             proc = stack.enter_context(server(cmd, {**s.env, **port_env}, log))
-            wait_ready(f"http://{defaults.LOCAL_HOST}:{s.port}{s.ready_path}", timeout_s=180)
+            base = (
+                f"https://localhost:{s.port}" if s.tls else f"http://{defaults.LOCAL_HOST}:{s.port}"
+            )
+            # The edge's certificate is its own CA's: wrk, like any load tool here, does not check
+            # it; the readiness probe does not either (the e2e tests verify it).
+            wait_ready(f"{base}{s.ready_path}", timeout_s=180, verify=not s.tls)
             pids.append(proc.pid)
-        url = f"http://{defaults.LOCAL_HOST}:{c.servers[-1].port}{c.path}"
+        last = c.servers[-1]
+        host = "https://localhost" if last.tls else f"http://{defaults.LOCAL_HOST}"
+        url = f"{host}:{last.port}{c.path}"
         result = measure(c.name, pids, url, c.body, args, c.headers, own=pids[-1])
         if c.batch_body:
             result["batch_10k_s"] = batch_seconds(url, c.batch_body)
