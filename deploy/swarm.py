@@ -125,8 +125,8 @@ class DeployFailed(Exception):
 class Swarm:
     """The Docker CLI, pointed at the swarm's manager."""
 
-    def __init__(self, host: str | None, dry_run: bool = False):
-        self.host, self.dry_run = host, dry_run
+    def __init__(self, host: str | None):
+        self.host = host
 
     def run(self, *args: str, check: bool = True, timeout: float = 600, **kw):
         argv = ["docker", *(["-H", self.host] if self.host else []), *args]
@@ -286,7 +286,7 @@ def render(args, env: dict[str, str] | None = None) -> dict:
 
 
 def _deploy(args, env: dict[str, str]) -> int:
-    swarm = Swarm(args.docker_host, args.dry_run)
+    swarm = Swarm(args.docker_host)
     rendered = render(args, env)
     api_key = setting("GATEWAY_API_KEYS", args.env_file).split(",")[0].strip()
     if args.dry_run:
