@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -157,14 +158,31 @@ def _counts(replicas: str) -> tuple[int, int, int | None]:
     return running, desired, int(done.group(1)) if done else None
 
 
-def pending(swarm: Swarm, stack: str) -> list[str]:
+def engine_time(text: str) -> datetime:
+    """The engine's RFC 3339 times (nanoseconds, Z) as datetimes."""
+    found = re.match(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text.strip())
+    if not found:
+        raise DeployFailed(f"unreadable time from the engine: {text!r}")
+    whole, fraction, zone = found.groups()
+    fraction = (fraction or ".0")[:7]
+    return datetime.fromisoformat(f"{whole}{fraction}{'+00:00' if zone == 'Z' else zone}")
+
+
+def pending(swarm: Swarm, stack: str, since: datetime, rolling_back: bool = False) -> list[str]:
     """What still keeps the stack from having converged (empty: it has); DeployFailed when swarm
-    rolled an update back or paused it."""
+    rolled back or paused an update that began `since` (the engine's clock; an older update's
+    status says nothing of this deploy). While `rolling_back`, a completed rollback is what is
+    waited for."""
     listed = swarm.services(stack)
     waiting = []
     for name, service in swarm.inspect(sorted(listed)).items():
-        state = (service.get("UpdateStatus") or {}).get("State", "")
-        if state in ("rollback_completed", "paused", "rollback_paused"):
+        status = service.get("UpdateStatus") or {}
+        # A job's update or rollback is a new run, never "completed": its runs are what count.
+        job = "ReplicatedJob" in service["Spec"]["Mode"]
+        recent = not job and "StartedAt" in status and engine_time(status["StartedAt"]) >= since
+        state = status.get("State", "") if recent else ""
+        failed = ("paused", "rollback_paused") + (() if rolling_back else ("rollback_completed",))
+        if state in failed:
             message = service["UpdateStatus"].get("Message", "")
             raise DeployFailed(f"{name}: update {state} ({message})")
         if state in ("updating", "rollback_started"):
@@ -181,10 +199,12 @@ def pending(swarm: Swarm, stack: str) -> list[str]:
     return waiting
 
 
-def wait_converged(swarm: Swarm, stack: str, timeout_s: float) -> None:
+def wait_converged(
+    swarm: Swarm, stack: str, timeout_s: float, since: datetime, rolling_back: bool = False
+) -> None:
     deadline, last = time.monotonic() + timeout_s, None
     while True:
-        waiting = pending(swarm, stack)
+        waiting = pending(swarm, stack, since, rolling_back)
         if not waiting:
             return
         if waiting != last:
@@ -240,13 +260,13 @@ def stack_deploy(swarm: Swarm, stack: str, rendered: dict) -> None:
         os.unlink(handle.name)
 
 
-def roll_back(swarm: Swarm, stack: str, before: dict[str, int]) -> list[str]:
-    """`docker service rollback` for each service this deploy changed (and swarm did not already
-    put back); returns their names."""
+def roll_back(swarm: Swarm, stack: str, before: dict[str, dict]) -> list[str]:
+    """`docker service rollback` for each service whose spec this deploy changed (and that swarm
+    did not already put back); returns their names."""
     now = swarm.inspect(sorted(swarm.services(stack)))
     rolled = []
     for name, service in now.items():
-        changed = service["Version"]["Index"] != before.get(name)
+        changed = service["Spec"] != before.get(name)
         state = (service.get("UpdateStatus") or {}).get("State", "")
         if name in before and changed and state != "rollback_completed":
             if "PreviousSpec" in service:
@@ -303,17 +323,19 @@ def _deploy(args, env: dict[str, str]) -> int:
         raise DeployFailed(f"{args.docker_host or 'this engine'} is not a swarm manager")
     for labelled in label_nodes(swarm, info["NodeID"]):
         print(f"swarm: labelled {labelled}")
+    # Each service's spec before this deploy: what it changed, and what to put back.
     before = {
-        n: s["Version"]["Index"]
-        for n, s in swarm.inspect(sorted(swarm.services(args.stack))).items()
+        name: service["Spec"]
+        for name, service in swarm.inspect(sorted(swarm.services(args.stack))).items()
     }
+    since = engine_time(swarm.run("info", "--format", "{{.SystemTime}}").stdout)
     try:
         if not before:
             print("swarm: a new stack: the first champion is trained before serving")
             stack_deploy(swarm, args.stack, render(args, {**env, **BOOTSTRAP}))
-            wait_converged(swarm, args.stack, args.timeout)
+            wait_converged(swarm, args.stack, args.timeout, since)
         stack_deploy(swarm, args.stack, rendered)
-        wait_converged(swarm, args.stack, args.timeout)
+        wait_converged(swarm, args.stack, args.timeout, since)
         answer = check_prediction(args.url, api_key, edge_root(swarm, args.stack))
     except (DeployFailed, subprocess.TimeoutExpired) as exc:
         print(f"swarm: FAILED: {exc}", file=sys.stderr)
@@ -321,7 +343,7 @@ def _deploy(args, env: dict[str, str]) -> int:
         if rolled:
             print(f"swarm: rolled back {', '.join(rolled)}", file=sys.stderr)
             try:
-                wait_converged(swarm, args.stack, args.timeout)
+                wait_converged(swarm, args.stack, args.timeout, since, rolling_back=True)
             except DeployFailed as again:
                 print(f"swarm: the rollback did not converge: {again}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -33,6 +34,19 @@ DIND_FLAGS = ROOT.parent / "shared/sandbox/dind.flags"
 def pytest_collection_modifyitems(items):
     reason = "needs docker and docker-registry: `make swarm-test`"
     skip_unless_enabled(items, "HOUSING_SWARM_TEST", "swarm", reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_cleanly_on_sigterm():
+    """SIGTERM (a CI timeout, a person's kill) ends the run as Ctrl-C does, so that the nodes,
+    the registry and sshd are still removed by the fixtures' own teardown."""
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 def docker(*args: str, host: str | None = None, check: bool = True, timeout: float = 900, **kw):

@@ -60,31 +60,43 @@ def env_file(tmp_path_factory, registry):
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory, nodes, registry, env_file, raw_csv, edge_ports):
-    """The stack deployed as on AWS: `deploy_to_ec2.sh --swarm` over SSH (sshd here stands in
-    for the manager's, its tunnel leading to the manager's engine), from nothing."""
+def release(tmp_path_factory, nodes, registry, env_file, edge_ports):
+    """`deploy_to_ec2.sh --swarm TAG`, as on AWS: over SSH (sshd here stands in for the
+    manager's, its tunnel leading to the manager's engine)."""
     upstream = push_images(registry, "v1")  # the stand-ins' names, where the nodes pull them
+    url = f"https://localhost:{edge_ports['https']}"
+    with local_sshd(tmp_path_factory.mktemp("sshd")) as ssh:
+
+        def deploy(tag: str) -> subprocess.CompletedProcess:
+            argv = [
+                str(ROOT / "deploy/deploy_to_ec2.sh"), "--swarm",
+                "--host", ssh["host"], "--port", str(ssh["port"]), "--user", ssh["user"],
+                "--key", str(ssh["key"]),
+                "--docker-endpoint", nodes["manager"].removeprefix("tcp://"),
+                "--registry", f"{registry['pull']}/housing", "--tag", tag,
+                "--env-file", str(env_file), "--dir", HOST_DIR, "--project", STACK, "--url", url,
+            ]  # fmt: skip
+            env = {**os.environ, **upstream, "DEPLOY_KNOWN_HOSTS": str(ssh["known_hosts"])}
+            env["PYTHON"] = sys.executable
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=1500, env=env)
+            print(done.stdout[-3000:], done.stderr[-3000:])
+            return done
+
+        yield {"deploy": deploy, "url": url}
+
+
+@pytest.fixture(scope="module")
+def deployed(nodes, release, raw_csv):
+    """The stack deployed from nothing."""
     # The trainer reads the data set from DIR/data/raw on the data node.
     manager_node = nodes["names"][0]
     docker("exec", manager_node, "mkdir", "-p", f"{HOST_DIR}/data/raw")
     docker("cp", str(raw_csv), f"{manager_node}:{HOST_DIR}/data/raw/housing.csv")
-    url = f"https://localhost:{edge_ports['https']}"
-    with local_sshd(tmp_path_factory.mktemp("sshd")) as ssh:
-        argv = [
-            str(ROOT / "deploy/deploy_to_ec2.sh"), "--swarm",
-            "--host", ssh["host"], "--port", str(ssh["port"]), "--user", ssh["user"],
-            "--key", str(ssh["key"]), "--docker-endpoint", nodes["manager"].removeprefix("tcp://"),
-            "--registry", f"{registry['pull']}/housing", "--tag", "v1",
-            "--env-file", str(env_file), "--dir", HOST_DIR, "--project", STACK, "--url", url,
-        ]  # fmt: skip
-        env = {**os.environ, **upstream, "DEPLOY_KNOWN_HOSTS": str(ssh["known_hosts"])}
-        env["PYTHON"] = sys.executable
-        started = time.monotonic()
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=1200, env=env)
-    print(result.stdout[-3000:], result.stderr[-3000:])
+    started = time.monotonic()
+    result = release["deploy"]("v1")
     assert result.returncode == 0, result.stderr[-3000:]
     REPORT["1 deploy"] = f"{time.monotonic() - started:.0f} s from nothing to a prediction"
-    return {**nodes, "url": url}
+    return {**nodes, "url": release["url"]}
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +181,31 @@ def test_3_a_broken_image_is_rolled_back_by_swarm_and_fails_no_request(deployed,
     total, failed = load.count(since)
     REPORT["3 broken image"] = (
         f"{total} requests, {failed} failed, rolled back after {time.monotonic() - since:.0f} s"
+    )
+    assert failed == 0, load.errors[-5:]
+
+
+def test_3b_a_release_whose_predictor_breaks_is_undone_by_the_deploy(
+    deployed, registry, release, load
+):
+    """`deploy_to_ec2.sh --swarm` of a release whose predictor never becomes healthy: swarm rolls
+    the predictor back, the deploy rolls back every other service it changed, exits 1."""
+    manager = deployed["manager"]
+    before = {service: image_of(manager, service) for service in (PREDICTOR, GATEWAY)}
+    for name, tag in (("mlflow", "v1"), ("trainer", "v1"), ("gateway", "v2")):
+        source = f"{registry['push']}/housing/{name}:{tag}"
+        docker("tag", source, f"{registry['push']}/housing/{name}:c")
+        docker("push", "--quiet", f"{registry['push']}/housing/{name}:c")
+    derived_image(registry, "predictor", "v2", "c", 'HEALTHCHECK CMD ["false"]')
+    since = time.monotonic()
+    result = release["deploy"]("c")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "swarm: rolled back" in result.stderr and f"{GATEWAY}" in result.stderr
+    assert {service: image_of(manager, service) for service in before} == before
+    load.wait_for(20)
+    total, failed = load.count(since)
+    REPORT["3b broken release"] = (
+        f"{total} requests, {failed} failed, undone in {time.monotonic() - since:.0f} s"
     )
     assert failed == 0, load.errors[-5:]
 

@@ -86,3 +86,11 @@ def test_replicas_and_images_come_from_the_environment(secrets, monkeypatch):
     services = render()["services"]
     assert services["predictor"]["deploy"]["replicas"] == 5
     assert services["predictor"]["image"] == "registry.example.com/housing/predictor:abc123"
+
+
+def test_the_engines_times_are_read_to_the_microsecond():
+    started = swarm.engine_time("2026-11-28T03:36:06.958436158Z")
+    assert started.isoformat() == "2026-11-28T03:36:06.958436+00:00"
+    assert swarm.engine_time("2026-11-28T03:36:07Z") > started
+    with pytest.raises(swarm.DeployFailed):
+        swarm.engine_time("yesterday")
