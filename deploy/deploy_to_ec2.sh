@@ -174,7 +174,9 @@ swarm_deploy() {  # the stack to the swarm whose manager is HOST, through a tunn
       docker login "${REGISTRY%%/*}" -u "$REGISTRY_USERNAME" --password-stdin >/dev/null
   fi
   local status=0
+  # The secrets are the files staged above (SECRETS_DIR), as compose mode sends them.
   DOCKER_CONFIG="$config" REGISTRY="$REGISTRY" IMAGE_TAG="$TAG" RAW_DATA_DIR="$DIR/data/raw" \
+    SECRETS_DIR="$STAGE/secrets" \
     "${PYTHON:-python3}" "$HERE/swarm.py" "${argv[@]}" || status=$?
   [ -z "$tunnel" ] || kill "$tunnel" 2>/dev/null || true
   return "$status"

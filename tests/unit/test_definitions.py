@@ -124,3 +124,11 @@ def test_env_example_lists_every_variable_the_compose_files_read():
         }
         missing = sorted(n for n in read | passed if not re.search(rf"\b{n}\b", documented))
         assert not missing, f"{path} reads {missing}; .env.example does not list them"
+
+
+def test_one_path_for_the_edges_root_certificate():
+    """The tests, the swarm deploy and the compose deploy read Caddy's root from one place."""
+    from tests.support.edge import EDGE_ROOT_CERT
+
+    assert f'EDGE_ROOT_CERT = "{EDGE_ROOT_CERT}"' in (ROOT / "deploy/swarm.py").read_text()
+    assert f"cat {EDGE_ROOT_CERT}" in (ROOT / "deploy/deploy_to_ec2.sh").read_text()
