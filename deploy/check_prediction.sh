@@ -5,7 +5,8 @@
 #
 #   check_prediction.sh ENV_FILE SITE PORT [ROOT_CERT]
 #
-# SITE is the edge's SITE_ADDRESS, reached on 127.0.0.1:PORT. Its certificate is verified against
+# SITE is the edge's SITE_ADDRESS, reached on 127.0.0.1:PORT. /health/ready is given up to
+# READY_WITHIN_S (30) seconds. Its certificate is verified against
 # the system's roots (Let's Encrypt) or, failing that, against ROOT_CERT, the root of the edge's
 # internal CA (a `localhost` or private site); never not at all.
 set -eu
@@ -32,5 +33,11 @@ fetch() {  # path [curl arguments]: with the system's roots, then (exit 60) with
   return "$status"
 }
 
+# Ready within a few seconds: a gateway learns that a predictor that just started is ready at
+# its next probe, which may come after compose or swarm already calls the stack healthy.
+for _ in $(seq "${READY_WITHIN_S:-30}"); do
+  fetch /health/ready >/dev/null 2>&1 && break
+  sleep 1
+done
 fetch /health/ready >/dev/null
 fetch /predict -H @"$work/headers" -H 'Content-Type: application/json' -d "$body"

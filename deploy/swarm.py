@@ -231,25 +231,30 @@ def edge_root(swarm: Swarm, stack: str) -> str | None:
     return None
 
 
-def check_prediction(url: str, key: str, root: str | None) -> dict:
+def check_prediction(url: str, key: str, root: str | None, within_s: float = 30) -> dict:
     """One prediction through the edge, its certificate verified against the system's roots and,
-    when given, the edge's own internal root."""
+    when given, the edge's own internal root. A 503 is retried for `within_s`: a gateway learns
+    at its next probe that a predictor just started is ready."""
     trust = ssl.create_default_context()
     if root:
         trust.load_verify_locations(cadata=root)
-    try:
-        response = httpx.post(
-            f"{url}/predict",
-            json=EXAMPLE_RECORD,
-            headers={"X-API-Key": key},
-            timeout=10,
-            verify=trust,
-        )
-    except httpx.HTTPError as exc:
-        raise DeployFailed(f"prediction through {url}: {exc}") from exc
-    if response.status_code != 200:
-        raise DeployFailed(f"prediction through {url}: {response.status_code} {response.text}")
-    return response.json()
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            response = httpx.post(
+                f"{url}/predict",
+                json=EXAMPLE_RECORD,
+                headers={"X-API-Key": key},
+                timeout=10,
+                verify=trust,
+            )
+        except httpx.HTTPError as exc:
+            raise DeployFailed(f"prediction through {url}: {exc}") from exc
+        if response.status_code == 200:
+            return response.json()
+        if response.status_code != 503 or time.monotonic() > deadline:
+            raise DeployFailed(f"prediction through {url}: {response.status_code} {response.text}")
+        time.sleep(1)
 
 
 def stack_deploy(swarm: Swarm, stack: str, rendered: dict) -> None:
