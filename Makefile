@@ -50,7 +50,9 @@ demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor and
 	scripts/demo.sh
 
 test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow servers)
-	pytest -q --ignore=tests/e2e --ignore=tests/swarm --deselect tests/deploy/test_deploy_rollback.py
+	pytest -q --ignore=tests/e2e --ignore=tests/swarm --deselect tests/deploy/test_deploy_rollback.py \
+	  --deselect tests/deploy/test_aws_override.py \
+	  --deselect tests/deploy/test_imds_guard.py
 
 stack-up: install  ## build and start the compose stack (.env gets fresh secrets if absent)
 	scripts/dev-env.sh
@@ -70,8 +72,9 @@ chaos: export GATEWAY_RATE_BURST ?= 10000
 chaos: stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
 
-deploy-test: install  ## deploy_to_ec2.sh against a local sshd + registry: release, then rollback
-	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py
+deploy-test: install  ## deploy_to_ec2.sh against a local sshd + registry; the AWS override
+	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py tests/deploy/test_aws_override.py \
+	  tests/deploy/test_imds_guard.py
 
 lint: install  ## uv.lock in step, ruff, hadolint, shellcheck, actionlint, compose config
 	$(UV) lock --check

@@ -5,7 +5,7 @@
 #   deploy/deploy_to_ec2.sh --host HOST --user USER --key KEY --registry REG --tag TAG \
 #       --env-file FILE [--digests mlflow=sha256:…,trainer=sha256:…,…] [--port 22]
 #       [--dir /opt/housing-mlops] [--project housing-mlops] [--compose compose.yaml]
-#       [--wait-timeout 300] [--dry-run]
+#       [--wait-timeout 300] [--aws] [--dry-run]
 #   deploy/deploy_to_ec2.sh --swarm ...the same... [--url https://api.example.com]
 #       [--docker-endpoint /var/run/docker.sock]
 #
@@ -29,6 +29,10 @@
 # checks a prediction through the edge over HTTPS (--url, default https://$SITE_ADDRESS), and on
 # failure runs `docker service rollback` for the services that changed. The trainer reads the data
 # set from DIR/data/raw on the data node. DEPLOY_URL, DEPLOY_DOCKER_ENDPOINT.
+#
+# --aws (DEPLOY_AWS=1), in either mode: deploy/compose.aws.yaml on top, so that artifacts and the
+# DVC remote are in the bucket provision_ec2.py made (MLFLOW_BUCKET, AWS_REGION in the env file),
+# reached through the instance role; no S3 service, no S3 keys.
 set -euo pipefail
 
 HOST="${DEPLOY_HOST:-}"; USER_NAME="${DEPLOY_USER:-ec2-user}"; KEY="${DEPLOY_KEY:-}"
@@ -37,14 +41,14 @@ ENV_FILE="${DEPLOY_ENV_FILE:-}"; DIR="${DEPLOY_DIR:-/opt/housing-mlops}"
 PROJECT="${DEPLOY_PROJECT:-housing-mlops}"; WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-}"
 DIGESTS="${DEPLOY_DIGESTS:-}"
 URL="${DEPLOY_URL:-}"; DOCKER_ENDPOINT="${DEPLOY_DOCKER_ENDPOINT:-/var/run/docker.sock}"
-DRY_RUN=0; SWARM=0
+DRY_RUN=0; SWARM=0; AWS="${DEPLOY_AWS:-0}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 COMPOSE_FILE="$ROOT/compose.yaml"
 SERVICES=(mlflow trainer predictor gateway)
 KEEP_BACKUPS=5
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "deploy: $*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -63,6 +67,7 @@ while [ $# -gt 0 ]; do
     --wait-timeout) WAIT_TIMEOUT="$2"; shift 2 ;;
     --dry-run) DRY_RUN=1; shift ;;
     --swarm) SWARM=1; shift ;;
+    --aws) AWS=1; shift ;;
     --url) URL="$2"; shift 2 ;;
     --docker-endpoint) DOCKER_ENDPOINT="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
@@ -107,7 +112,7 @@ remote() {  # run a shell snippet on the host
 }
 
 compose_cmd() {  # the compose invocation of one release, from its own directory and files
-  echo "cd '$DIR/releases/$1' && docker compose -p '$PROJECT' --env-file .env --env-file release.env -f compose.yaml -f compose.deploy.yaml -f compose.release.yaml"
+  echo "cd '$DIR/releases/$1' && docker compose -p '$PROJECT' --env-file .env --env-file release.env -f compose.yaml -f compose.deploy.yaml \$([ ! -f compose.aws.yaml ] || echo -f compose.aws.yaml) -f compose.release.yaml"
 }
 
 # --- the release's directory, built here, then sent whole -------------------------------------
@@ -125,11 +130,20 @@ on_exit() {  # an error that `set -e` turned into an exit, mid-deploy, still rol
 trap on_exit EXIT
 cp "$COMPOSE_FILE" "$STAGE/compose.yaml"
 cp "$HERE/compose.deploy.yaml" "$HERE/check_prediction.sh" "$STAGE/"
+[ "$AWS" != 1 ] || cp "$HERE/compose.aws.yaml" "$STAGE/"
 # What compose.yaml refers to by path (configs): the edge's Caddyfile.
 mkdir -p "$STAGE/services/edge" && cp "$ROOT/services/edge/Caddyfile" "$STAGE/services/edge/"
 (umask 077; cp "$ENV_FILE" "$STAGE/.env")
 "$ROOT/scripts/secret-files.sh" "$ENV_FILE" "$STAGE/secrets" >/dev/null \
   || die "the env file lacks a secret (see .env.example)"
+if [ "$AWS" = 1 ]; then  # the bucket and its region: compose.aws.yaml reads them
+  needed=(MLFLOW_BUCKET AWS_REGION); why="--aws needs it (provision_ec2.py prints it)"
+else  # the stack's own S3 service reads its keys
+  needed=(S3_ACCESS_KEY S3_SECRET_KEY); why="the stack's S3 service needs it; on AWS use --aws"
+fi
+for name in "${needed[@]}"; do
+  grep -q "^$name=." "$ENV_FILE" || die "the env file lacks $name ($why)"
+done
 # The services mount their secrets from DIR/secrets, one path for every release: a container that
 # outlives a release (postgres, s3) must still find its files after old release directories go.
 printf 'REGISTRY=%s\nIMAGE_TAG=%s\nSECRETS_DIR=%s/secrets\n' "$REGISTRY" "$TAG" "$DIR" \
@@ -151,7 +165,9 @@ printf 'REGISTRY=%s\nIMAGE_TAG=%s\nSECRETS_DIR=%s/secrets\n' "$REGISTRY" "$TAG" 
 swarm_deploy() {  # the stack to the swarm whose manager is HOST, through a tunnel to its engine
   local sock="$STAGE/docker.sock" tunnel=""
   local argv=(deploy --docker-host "unix://$sock" --stack "$PROJECT" --env-file "$ENV_FILE"
-    -f "$STAGE/compose.release.yaml" --timeout "$WAIT_TIMEOUT")
+    --timeout "$WAIT_TIMEOUT")
+  [ "$AWS" != 1 ] || argv+=(-f "$STAGE/compose.aws.yaml")
+  argv+=(-f "$STAGE/compose.release.yaml")
   [ -z "$URL" ] || argv+=(--url "$URL")
   [ "$DRY_RUN" = 1 ] && argv+=(--dry-run)
   echo "deploy: the stack $PROJECT, $REGISTRY @ $TAG -> the swarm managed by $TARGET"
@@ -189,7 +205,10 @@ fi
 
 send_release() {  # the staged directory -> DIR/releases/TAG, replaced whole
   local to="$DIR/releases/$TAG"
-  if [ "$DRY_RUN" = 1 ]; then echo "[dry-run] send the release directory to $TARGET:$to"; return 0; fi
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "[dry-run] send the release directory ($(cd "$STAGE" && echo *)) to $TARGET:$to"
+    return 0
+  fi
   tar -C "$STAGE" -cf - . | ssh "${SSH_OPTS[@]}" "$TARGET" "set -e; umask 077;
     mkdir -p '$DIR/releases' '$DIR/data/raw' && rm -rf '$to.new' && mkdir '$to.new' &&
     tar -C '$to.new' -xpf - && ln -s ../../data '$to.new/data' &&
@@ -226,7 +245,9 @@ release() {  # tag -> 0 when it is up and healthy, from its own directory
   install_secrets "$tag" || { FAILED="the secrets of $tag"; return 1; }
   # Our images must pull; an upstream one (postgres, MinIO, Caddy) may already be on the host.
   remote "$(compose_cmd "$tag") pull --quiet ${SERVICES[*]}" || { FAILED="pull of $tag"; return 1; }
-  remote "$(compose_cmd "$tag") pull --quiet --ignore-pull-failures postgres s3 edge" >/dev/null 2>&1 || true
+  local upstream="postgres s3 edge"
+  [ "$AWS" != 1 ] || upstream="postgres edge"  # no S3 service on AWS
+  remote "$(compose_cmd "$tag") pull --quiet --ignore-pull-failures $upstream" >/dev/null 2>&1 || true
   remote "$(compose_cmd "$tag") up -d --wait --wait-timeout $WAIT_TIMEOUT --remove-orphans" \
     || { FAILED="up --wait of $tag (a service did not become healthy)"; return 1; }
   check_health "$tag" >/dev/null || { FAILED="health check of $tag (/health/ready or /predict)"; return 1; }

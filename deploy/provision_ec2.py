@@ -27,6 +27,7 @@ PUBLIC_PORTS = {80: "HTTP (redirects to HTTPS)", 443: "HTTPS (the API)"}
 # Docker Swarm between nodes: cluster management, node gossip, the overlay networks (VXLAN), and
 # ESP (IP protocol 50) for the encrypted ones; open only to the group's own members.
 SWARM_PORTS = [("tcp", 2377), ("tcp", 7946), ("udp", 7946), ("udp", 4789), ("50", None)]
+HERE = Path(__file__).resolve().parent
 ECR_HOST_PLACEHOLDER = "ECR_REGISTRY_HOST"  # in cloud-init.yaml; replaced with the account's
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -170,6 +171,39 @@ def ensure_bucket(s3, plan: Plan, bucket: str, region: str) -> None:
     )
 
 
+BACKUPS_RULE = "housing-backups"
+
+
+def ensure_backup_expiry(s3, plan: Plan, bucket: str, days: int) -> None:
+    """Dumps under backups/ (deploy/backup_database.sh) expire after `days`; other rules kept."""
+    try:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("NoSuchLifecycleConfiguration", "NoSuchBucket"):
+            raise
+        rules = []
+    wanted = {
+        "ID": BACKUPS_RULE,
+        "Filter": {"Prefix": "backups/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": days},
+    }
+    current = next((r for r in rules if r.get("ID") == BACKUPS_RULE), None)
+    if (
+        current
+        and current.get("Expiration") == wanted["Expiration"]
+        and current.get("Filter") == wanted["Filter"]
+    ):
+        return
+    others = [r for r in rules if r.get("ID") != BACKUPS_RULE]
+    plan.do(
+        f"expire {bucket}'s backups/ after {days} days",
+        s3.put_bucket_lifecycle_configuration,
+        Bucket=bucket,
+        LifecycleConfiguration={"Rules": [*others, wanted]},
+    )
+
+
 def swarm_policy(parameters_arn: str) -> dict:
     """The nodes' access to the swarm's join token in Parameter Store: the manager writes it, the
     workers read it (one role for all nodes)."""
@@ -252,7 +286,7 @@ def ensure_role(
 
 
 def ensure_instance(
-    ec2, plan: Plan, args, name: str, group_id: str | None, ami: str, user_data: str
+    ec2, plan: Plan, args, name: str, group_id: str | None, ami: str, user_data: str, hops: int
 ):
     found = ec2.describe_instances(
         Filters=[
@@ -273,11 +307,13 @@ def ensure_instance(
         SecurityGroupIds=[group_id or "sg-planned"],
         UserData=user_data,
         IamInstanceProfile={"Name": args.name},
-        # IMDSv2 only, one hop: the host reaches the instance role, its containers do not.
+        # IMDSv2 only. Two hops where PostgreSQL and MLflow run (the host; a swarm's manager, its
+        # data node), so that containers can reach the role at all; housing-imds-guard then lets
+        # only mlflow's and the trainer's through. One hop elsewhere: no container reaches it.
         MetadataOptions={
             "HttpTokens": "required",
             "HttpEndpoint": "enabled",
-            "HttpPutResponseHopLimit": 1,
+            "HttpPutResponseHopLimit": hops,
         },
         BlockDeviceMappings=[
             {
@@ -309,6 +345,7 @@ def provision(args, session: boto3.session.Session) -> Plan:
     swarm = args.nodes > 1
     group_id = ensure_security_group(ec2, plan, args.name, vpc_id, args.admin_cidr, swarm)
     ensure_bucket(s3, plan, bucket, session.region_name)
+    ensure_backup_expiry(s3, plan, bucket, args.backup_days)
     parameters = (
         f"arn:aws:ssm:{session.region_name}:{account}:parameter{swarm_parameter(args.name, '*')}"
     )
@@ -320,8 +357,11 @@ def provision(args, session: boto3.session.Session) -> Plan:
     base = Path(args.user_data).read_text().replace(ECR_HOST_PLACEHOLDER, ecr_host)
     nodes = []
     for name, role in node_names(args.name, args.nodes):
-        data = with_swarm_role(base, role, args.name, session.region_name) if role else base
-        instance = ensure_instance(ec2, plan, args, name, group_id, ami, data)
+        data = with_host_services(base, role, args.project)
+        if role:
+            data = with_swarm_role(data, role, args.name, session.region_name)
+        hops = 1 if role == "worker" else 2
+        instance = ensure_instance(ec2, plan, args, name, group_id, ami, data, hops)
         nodes.append(
             {
                 "name": name,
@@ -338,6 +378,8 @@ def provision(args, session: boto3.session.Session) -> Plan:
         "instance_id": nodes[0]["instance_id"],
         "public_ip": nodes[0]["public_ip"],
         "artifact_destination": f"s3://{bucket}/artifacts",
+        # For the env file of `deploy_to_ec2.sh --aws` (deploy/compose.aws.yaml).
+        "env": {"MLFLOW_BUCKET": bucket, "AWS_REGION": session.region_name},
     }
     if args.nodes > 1:
         plan.result["nodes"] = nodes
@@ -384,6 +426,51 @@ state=$(docker info -f '{{.Swarm.LocalNodeState}}')
 """
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (scripts) as literal blocks, so that user data reads as written."""
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
+def cloud_config(config: dict) -> str:
+    return "#cloud-config\n" + yaml.dump(config, Dumper=_BlockDumper, sort_keys=False)
+
+
+def with_host_services(user_data: str, role: str | None, project: str) -> str:
+    """The IMDS guard on every node; the nightly backup where PostgreSQL runs (the compose host,
+    or the manager: deploy/swarm.py labels it the data node). The scripts are deploy/'s own."""
+    config = yaml.safe_load(user_data)
+    # Which containers may reach the role: compose.aws.yaml's bridge; on a swarm's data node, the
+    # overlays' way out (every task there: PostgreSQL, MLflow, the trainer, and the edge unless
+    # housing.edge is put on another node); on a worker, none.
+    bridge = {None: "housing-cloud", "manager": "docker_gwbridge", "worker": ""}[role]
+    files = [
+        ("/usr/local/sbin/housing-imds-guard", (HERE / "imds_guard.sh").read_text(), "0755"),
+        (
+            "/etc/default/housing-mlops",
+            f"IMDS_BRIDGE={bridge}\nHOUSING_PROJECT={project}\n",
+            "0644",
+        ),
+    ]
+    units = ["housing-imds-guard.service"]
+    if role != "worker":
+        files.append(
+            ("/usr/local/sbin/housing-backup", (HERE / "backup_database.sh").read_text(), "0755")
+        )
+        units.append("housing-backup.timer")
+    config["write_files"] += [
+        {"path": path, "permissions": mode, "content": content} for path, content, mode in files
+    ]
+    config["runcmd"].append(f"systemctl daemon-reload && systemctl enable --now {' '.join(units)}")
+    return cloud_config(config)
+
+
 def with_swarm_role(user_data: str, role: str, name: str, region: str) -> str:
     config = yaml.safe_load(user_data)
     script = MANAGER_SCRIPT if role == "manager" else WORKER_SCRIPT
@@ -394,7 +481,7 @@ def with_swarm_role(user_data: str, role: str, name: str, region: str) -> str:
     ):
         script = script.replace(placeholder, value)
     config["runcmd"].append(script)
-    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False)
+    return cloud_config(config)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -417,8 +504,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="1: one compose host; N > 1: a swarm manager and N-1 workers",
     )
+    p.add_argument(
+        "--backup-days", type=int, default=30, help="keep the nightly database dumps this long"
+    )
+    p.add_argument(
+        "--project", default="housing-mlops", help="the deploy's project (or stack) name"
+    )
     p.add_argument("--dry-run", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.backup_days < 1:
+        p.error("--backup-days must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,6 +113,13 @@ def stack_file(config: dict, stack: str) -> dict:
             k: {f: v for f, v in (spec or {}).items() if f != "name"}
             for k, spec in config.get(kind, {}).items()
         }
+    for spec in out["networks"].values():
+        # A swarm's networks are overlays: a bridge's options (compose.aws.yaml names its bridge)
+        # mean nothing there.
+        options = spec.pop("driver_opts", {})
+        kept = {k: v for k, v in options.items() if not k.startswith("com.docker.network.bridge.")}
+        if kept:
+            spec["driver_opts"] = kept
     for kind in ("secrets", "configs"):
         if config.get(kind):
             out[kind] = _digest_named(stack, config[kind])

@@ -55,25 +55,31 @@ def ensure_database(uri: str, name: str) -> None:
         engine.dispose()
 
 
-def ensure_buckets(endpoint: str, buckets: list[str]) -> None:
+def ensure_buckets(endpoint: str | None, buckets: list[str]) -> None:
+    """Each bucket found (HEAD, which a role limited to its bucket may do) or created. On AWS the
+    bucket is provision_ec2.py's, and the endpoint AWS's own (no MLFLOW_S3_ENDPOINT_URL)."""
     s3 = boto3.client("s3", endpoint_url=endpoint)
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for bucket in buckets:
-        if bucket not in existing:
-            try:
-                s3.create_bucket(Bucket=bucket)
-                print(f"mlflow: created bucket {bucket}", flush=True)
-            except ClientError as exc:  # another starter may have created it meanwhile
-                if exc.response["Error"]["Code"] not in (
-                    "BucketAlreadyOwnedByYou",
-                    "BucketAlreadyExists",
-                ):
-                    raise
+        try:
+            s3.head_bucket(Bucket=bucket)
+            continue
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        try:
+            s3.create_bucket(Bucket=bucket)
+            print(f"mlflow: created bucket {bucket}", flush=True)
+        except ClientError as exc:  # another starter may have created it meanwhile
+            if exc.response["Error"]["Code"] not in (
+                "BucketAlreadyOwnedByYou",
+                "BucketAlreadyExists",
+            ):
+                raise
 
 
 def main() -> None:
     uri = os.environ["MLFLOW_BACKEND_STORE_URI"]
-    endpoint = os.environ["MLFLOW_S3_ENDPOINT_URL"]
+    endpoint = os.environ.get("MLFLOW_S3_ENDPOINT_URL") or None
     buckets = [os.environ["MLFLOW_BUCKET"], *os.environ.get("EXTRA_BUCKETS", "").split(",")]
     migrated = wait("PostgreSQL", lambda: database_has_schema(uri))
     ensure_database(uri, os.environ["MLFLOW_AUTH_DB"])

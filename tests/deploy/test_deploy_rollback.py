@@ -185,6 +185,17 @@ def test_deploying_a_again_is_idempotent(ssh_host, releases, env_file, host_dir)
     assert list((host_dir / "backups").glob("*-before-a.sql.gz")), "no database dump"
 
 
+def test_the_backup_puts_both_databases_in_the_stacks_own_bucket(host_dir):
+    """deploy/backup_database.sh, as the nightly timer runs it, on a compose host with the stack's
+    own S3 service (test_aws_override.py: the same into AWS's bucket through the role)."""
+    done = sh(str(ROOT / "deploy/backup_database.sh"), "--project", PROJECT)
+    assert "databases saved under backups/postgres/" in done.stdout
+    listed = sh("docker", "exec", f"{PROJECT}-mlflow-1", "python", "/app/backups.py", "list")
+    sizes = {line.split("\t")[0].rsplit("/", 1)[1]: int(line.split("\t")[1])
+             for line in listed.stdout.splitlines()}  # fmt: skip
+    assert set(sizes) == {"mlflow.dump", "mlflow_auth.dump"} and min(sizes.values()) > 0, sizes
+
+
 def test_broken_release_b_rolls_back_to_a_with_as_own_compose_file(
     ssh_host, releases, env_file, host_dir, tmp_path
 ):

@@ -82,7 +82,9 @@ def test_provisions_everything_with_least_access():
     ][0]["Instances"][0]
     ami = boto3.client("ssm", REGION).get_parameter(Name=provision_ec2.AMI_PARAMETER)
     assert instance["ImageId"] == ami["Parameter"]["Value"] == result["ami"]
-    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    # Two hops: mlflow's and the trainer's containers reach the role (compose.aws.yaml).
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert result["env"] == {"MLFLOW_BUCKET": result["bucket"], "AWS_REGION": REGION}
     user_data = boto3.client("ec2", REGION).describe_instance_attribute(
         InstanceId=result["instance_id"], Attribute="userData"
     )["UserData"]["Value"]
@@ -179,3 +181,52 @@ def test_one_node_stays_a_compose_host_without_swarm_ports():
     result = run().result
     assert "nodes" not in result
     assert "docker swarm" not in _user_data(result["instance_id"])
+
+
+def _hops(instance_id: str) -> int:
+    reservations = boto3.client("ec2", REGION).describe_instances(InstanceIds=[instance_id])
+    return reservations["Reservations"][0]["Instances"][0]["MetadataOptions"][
+        "HttpPutResponseHopLimit"
+    ]
+
+
+def test_each_node_gets_the_imds_guard_and_the_database_node_the_nightly_backup():
+    host = yaml.safe_load(_user_data(run().result["instance_id"]))
+    nodes = run("--nodes", "2").result["nodes"]
+    manager, worker = (yaml.safe_load(_user_data(n["instance_id"])) for n in nodes)
+    expected = ((host, "housing-cloud", True), (manager, "docker_gwbridge", True),
+                (worker, "", False))  # fmt: skip
+    for config, bridge, backup in expected:
+        files = {f["path"]: f["content"] for f in config["write_files"]}
+        assert (
+            files["/usr/local/sbin/housing-imds-guard"]
+            == (ROOT / "deploy/imds_guard.sh").read_text()
+        )
+        assert f"IMDS_BRIDGE={bridge}\n" in files["/etc/default/housing-mlops"]
+        assert ("/usr/local/sbin/housing-backup" in files) is backup
+        enable = next(c for c in config["runcmd"] if "enable --now housing-" in c)
+        assert ("housing-backup.timer" in enable) is backup and "housing-imds-guard" in enable
+        for unit in (
+            "housing-imds-guard.service",
+            "housing-backup.service",
+            "housing-backup.timer",
+        ):
+            assert f"/etc/systemd/system/{unit}" in files
+    assert [_hops(n["instance_id"]) for n in nodes] == [2, 1]  # no container on a worker
+
+
+def test_backups_expire_and_other_lifecycle_rules_are_kept():
+    bucket = run("--dry-run").result["bucket"]  # its name, nothing made
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    other = {"ID": "mine", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled",
+             "Expiration": {"Days": 1}}  # fmt: skip
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [other]})
+    run("--backup-days", "14")
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["mine"]["Expiration"] == {"Days": 1}
+    assert rules["housing-backups"]["Expiration"] == {"Days": 14}
+    assert rules["housing-backups"]["Filter"] == {"Prefix": "backups/"}
+    assert run("--backup-days", "14").actions == []
+    with pytest.raises(SystemExit):
+        provision_ec2.parse(["--region", REGION, "--admin-cidr", ADMIN, "--backup-days", "0"])

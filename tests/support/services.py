@@ -90,12 +90,13 @@ def postgres():
 
 
 @contextmanager
-def moto_s3(workdir: Path):
-    """moto's server: a real S3 API over HTTP on loopback."""
+def moto_s3(workdir: Path, host: str = "127.0.0.1"):
+    """moto's server: a real S3 API over HTTP on loopback (or `host`), and EC2's instance
+    metadata service (IMDSv2, with a role's temporary keys) on the same port."""
     port = free_port()
-    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    cmd = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
     with running(cmd, workdir / "moto.log", env=S3_KEYS) as proc:
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://{host}:{port}"
         wait_http(f"{url}/moto-api/", proc=proc)
         yield url
 

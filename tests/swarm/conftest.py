@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.dind import address, docker, engine, start_engine
 from tests.support.procs import free_port, wait_until
 from tests.support.registry import local_registry
 from tests.support.suites import skip_unless_enabled
@@ -27,8 +28,6 @@ NODES = {
     f"{PREFIX}-2": ["housing.serve=true"],
     f"{PREFIX}-3": ["housing.serve=true"],
 }
-# Where the sandbox keeps the dind flags that work when --privileged is refused (README there).
-DIND_FLAGS = ROOT.parent / "shared/sandbox/dind.flags"
 
 
 def pytest_collection_modifyitems(items):
@@ -49,49 +48,17 @@ def _stop_cleanly_on_sigterm():
     signal.signal(signal.SIGTERM, previous)
 
 
-def docker(*args: str, host: str | None = None, check: bool = True, timeout: float = 900, **kw):
-    argv = ["docker", *(["-H", host] if host else []), *args]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
 def remove_nodes() -> None:
     names = [n for n in NODES if docker("inspect", n, check=False).returncode == 0]
     if names:
         docker("rm", "-f", "-v", *names, check=False)
 
 
-def _start_node(name: str, registry: str, ports: list[str]) -> None:
-    """A Docker engine in a container: --privileged where the machine allows it, else the
-    sandbox's flags (this machine refuses --privileged: its root lacks CAP_SYS_RESOURCE)."""
-    image = os.environ.get("DIND_IMAGE", "docker:27-dind")
-    common = ["run", "-d", "--name", name, "--hostname", name, *ports]
-    engine = [f"--insecure-registry={registry}"]
-    started = docker(*common, "--privileged", image, *engine, check=False)
-    if started.returncode != 0:
-        docker("rm", "-f", "-v", name, check=False)
-        flags = DIND_FLAGS.read_text().split() if DIND_FLAGS.exists() else []
-        docker(*common, *flags, image, *engine)
-
-
-def _address(name: str) -> str:
-    return docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name).stdout.strip()
-
-
-def _engine(name: str) -> str:
-    """The node's Docker API, once it answers."""
-    host = f"tcp://{_address(name)}:2375"
-    wait_until(lambda: docker("info", host=host, check=False).returncode == 0, 60, name)
-    return host
-
-
 def join_worker(manager: str, name: str, labels: list[str]) -> None:
     """The (running) node `name` joins the swarm as a worker, with `labels`."""
     token = docker("swarm", "join-token", "-q", "worker", host=manager).stdout.strip()
     address = docker("info", "-f", "{{.Swarm.NodeAddr}}", host=manager).stdout.strip()
-    docker("swarm", "join", "--token", token, f"{address}:2377", host=_engine(name))
+    docker("swarm", "join", "--token", token, f"{address}:2377", host=engine(name))
     for label in labels:
         docker("node", "update", "--label-add", label, name, host=manager)
 
@@ -101,7 +68,7 @@ def replace_worker(manager: str, name: str, registry: dict) -> None:
     it the serving label (README, "Scaling past one host")."""
     docker("node", "rm", "--force", name, host=manager)
     docker("rm", "-f", "-v", name)
-    _start_node(name, registry["pull"], [])
+    start_engine(name, [f"--insecure-registry={registry['pull']}"], [])
     join_worker(manager, name, NODES[name])
 
 
@@ -138,10 +105,10 @@ def nodes(registry, edge_ports) -> dict:
                     "-p", f"127.0.0.1:{edge_ports['https']}:443",
                     "-p", f"127.0.0.1:{edge_ports['http']}:80",
                 ]  # fmt: skip
-            _start_node(name, registry["pull"], ports)
-        hosts = {name: _engine(name) for name in NODES}
+            start_engine(name, [f"--insecure-registry={registry['pull']}"], ports)
+        hosts = {name: engine(name) for name in NODES}
         manager_host = hosts[manager]
-        docker("swarm", "init", "--advertise-addr", _address(manager), host=manager_host)
+        docker("swarm", "init", "--advertise-addr", address(manager), host=manager_host)
         for name in NODES:
             if name != manager:
                 join_worker(manager_host, name, labels=[])  # the first deploy labels them

@@ -31,11 +31,11 @@ def env_file(tmp_path):
     return path
 
 
-def deploy(env_file: Path, **overrides: str) -> subprocess.CompletedProcess:
+def deploy(env_file: Path, **overrides: str | None) -> subprocess.CompletedProcess:
     args = {**GOOD, **overrides, "--env-file": str(env_file)}
     argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run"]
     for flag, value in args.items():
-        argv += [flag, value]
+        argv += [flag] if value is None else [flag, value]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
@@ -105,3 +105,39 @@ def test_the_swarm_dry_run_plans_the_stack_by_digest_through_a_tunnel(env_file):
 def test_swarm_values_are_checked_too(env_file, flag, value):
     done = deploy(env_file, **{flag: value})
     assert done.returncode == 2 and "not allowed" in done.stderr
+
+
+@pytest.fixture
+def aws_env_file(tmp_path):
+    """On AWS: no S3 keys; the bucket and region instead."""
+    path = tmp_path / "aws.env"
+    names = [n for n in SECRETS if not n.startswith("S3_")]
+    lines = [f"{name}=value-of-{name.lower()}-0123456789" for name in names]
+    path.write_text("\n".join([*lines, "MLFLOW_BUCKET=b-123", "AWS_REGION=eu-west-1"]) + "\n")
+    return path
+
+
+def test_aws_mode_sends_the_aws_override_and_needs_no_s3_keys(aws_env_file):
+    done = deploy(aws_env_file, **{"--aws": None})
+    assert done.returncode == 0, done.stderr
+    assert "compose.aws.yaml" in done.stdout.split("send the release directory")[1]
+    without = deploy(aws_env_file)  # the stack's own S3 service would have no keys
+    assert without.returncode == 2 and "lacks S3_ACCESS_KEY" in without.stderr
+
+
+def test_aws_mode_needs_the_bucket(env_file):
+    done = deploy(env_file, **{"--aws": None})
+    assert done.returncode == 2 and "lacks MLFLOW_BUCKET" in done.stderr
+
+
+def test_the_swarm_dry_run_on_aws_has_no_s3_service(aws_env_file):
+    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
+    argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run", "--swarm", "--aws"]
+    for flag, value in {**GOOD, "--digests": every, "--env-file": str(aws_env_file)}.items():
+        argv += [flag, value]
+    env = {**os.environ, "PYTHON": sys.executable}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    services = {line.split()[1].rstrip(":") for line in done.stdout.splitlines()
+                if line.startswith("[dry-run]   ")}  # fmt: skip
+    assert services == {"edge", "gateway", "mlflow", "postgres", "predictor", "trainer"}

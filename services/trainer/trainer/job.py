@@ -102,8 +102,9 @@ def run() -> dict:
     wait_for_tracking(data, job.wait_for_tracking_s)
     ws = job.workspace
     workspace.sync(job.source, ws)
-    if job.dvc_endpoint:
-        dvc(ws, "remote", "modify", "--local", job.dvc_remote, "endpointurl", job.dvc_endpoint)
+    for option, value in (("url", job.dvc_url), ("endpointurl", job.dvc_endpoint)):
+        if value:
+            dvc(ws, "remote", "modify", "--local", job.dvc_remote, option, value)
     applied = workspace.apply_overrides(ws / "params.yaml", job.train_params)
     if applied:
         log(f"parameter overrides for this run: {applied}")

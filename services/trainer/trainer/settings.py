@@ -17,7 +17,10 @@ class TrainerSettings(BaseSettings):
     workspace: Path = Path("/work")
     # The host's data/raw, mounted read-only: used when it holds the right file.
     input_dir: Path = Path("/input")
+    # The stack's DVC remote (.dvc/config: the compose stack's S3 service); on AWS, URL and
+    # endpoint name the provisioned bucket instead (deploy/compose.aws.yaml).
     dvc_remote: str = "stack"
+    dvc_url: str | None = None
     dvc_endpoint: str | None = None
     # "train.max_iter=50,train.learning_rate=0.1": params.yaml overrides for this run only.
     train_params: str = Field("", validation_alias="TRAIN_PARAMS")
