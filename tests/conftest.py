@@ -87,12 +87,18 @@ def mlflow_server(services_dir, postgres_uri, s3_endpoint):
 @pytest.fixture(scope="session")
 def stage_inputs(tmp_path_factory, raw_csv):
     """prepare and train run once (small params for speed); each test registers from here."""
+    import yaml
+
     from housing.stages import prepare, train
 
     work = tmp_path_factory.mktemp("stages")
     shutil.copy(raw_csv, work / "housing.csv")
+    # Fewer trees than params.yaml's, for speed: these tests are about registering and serving;
+    # `fitted` is the model as params.yaml trains it.
+    config = yaml.safe_load((ROOT / "params.yaml").read_text())
+    config["train"]["max_iter"] = STAGE_TREES
     params = work / "params.yaml"
-    params.write_text((ROOT / "params.yaml").read_text())
+    params.write_text(yaml.safe_dump(config))
     prepare.run(work / "housing.csv", work / "prepared", params)
     train.run(work / "prepared/train.csv", work / "trained", params)
     return work
@@ -112,6 +118,7 @@ def retrain(work: Path, name: str, **train_params) -> Path:
     return params_file
 
 
+STAGE_TREES = 200  # stage_inputs' model: a third of params.yaml's trees
 PREDICTOR_MODEL = "housing-price-predictor"
 GATEWAY_KEY = "wire-key-0123456789abcdef"
 
@@ -143,7 +150,7 @@ def registered(mlflow_server, stage_inputs):
 
     first = register_dir("trained", stage_inputs / "params.yaml")
     # A second version, registered but not champion: the swap test moves the alias to it by hand.
-    other_params = retrain(stage_inputs, "fewer-trees", max_iter=300)
+    other_params = retrain(stage_inputs, "fewer-trees", max_iter=STAGE_TREES // 3)
     second = register_dir("fewer-trees", other_params)
     assert first["promoted"] and not second["promoted"]
     return {

@@ -69,7 +69,12 @@ def train(
     from housing.stages import train as stage
 
     info = _guard(lambda: stage.run(train_csv, out_dir, params))
-    typer.echo(f"trained on {info['train_rows']} rows in {info['fit_seconds']:.1f}s")
+    validated = (
+        f"; {info['cv_rmse_mean']:,.0f} ± {info['cv_rmse_std']:,.0f} RMSE in cross-validation"
+        if "cv_rmse_mean" in info
+        else ""
+    )
+    typer.echo(f"trained on {info['train_rows']} rows in {info['fit_seconds']:.1f}s{validated}")
 
 
 @app.command()

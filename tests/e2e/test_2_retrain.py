@@ -10,8 +10,9 @@ import httpx
 from housing.contract import EXAMPLE_RECORD
 from tests.e2e.conftest import compose, served_version, wait_until
 
+# The stack's first model has fewer trees than params.yaml's (`make e2e` sets TRAIN_PARAMS).
 WORSE = "train.max_iter=20"
-BETTER = "train.max_leaf_nodes=31,train.max_iter=1000"
+BETTER = ""  # params.yaml's own model
 
 
 def retrain(params: str) -> str:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import mlflow
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from housing.settings import TrainingSettings
 from housing.stages import evaluate, register
 from housing.tracking.registry import CHALLENGER, CHAMPION, version_by_alias
 from housing.tracking.server import TrackingUnavailable
-from tests.conftest import retrain
+from tests.conftest import ROOT, STAGE_TREES, retrain
 from tests.support.procs import free_port
 
 MODEL = "housing-price-it"
@@ -60,8 +61,11 @@ def test_first_model_becomes_champion_and_loads_from_the_server(mlflow_server, s
 def test_run_has_metrics_params_lineage_and_model(mlflow_server, first):
     _, result = first
     run = MlflowClient(mlflow_server.url).get_run(result["run_id"])
-    assert {"rmse", "mae", "mse", "r2"} <= set(run.data.metrics)
-    assert run.data.params["train.max_iter"] == "600"
+    assert {"rmse", "mae", "mse", "r2", "rmse_below_cap"} <= set(run.data.metrics)
+    # the cross-validation on train that chose the configuration, beside the test figures
+    assert {"cv_rmse_mean", "cv_rmse_std"} <= set(run.data.metrics)
+    assert run.data.metrics["cv_rmse_std"] > 0
+    assert run.data.params["train.max_iter"] == str(STAGE_TREES)
     for tag in ("data.raw_sha256", "data.raw_dvc_md5", "data.test_sha256", "git.commit"):
         assert run.data.tags[tag], tag
     model_info = mlflow.models.get_model_info(f"models:/{MODEL}/{result['version']}")
@@ -80,7 +84,9 @@ def test_worse_model_never_moves_champion(mlflow_server, stage_inputs, first):
 
 
 def test_better_model_takes_champion(mlflow_server, stage_inputs, first):
-    params = retrain(stage_inputs, "better", max_leaf_nodes=31, max_iter=1000)
+    # params.yaml's own number of trees: the model as the pipeline trains it
+    trees = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]["max_iter"]
+    params = retrain(stage_inputs, "better", max_iter=trees)
     metrics, result = register_variant(mlflow_server, stage_inputs, "better", params)
     assert metrics["rmse"] < first[0]["rmse"]
     assert result["promoted"]

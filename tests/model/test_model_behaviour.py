@@ -22,8 +22,9 @@ def test_xy(split):
 def test_rmse_meets_the_bar(fitted, test_xy):
     X, y = test_xy
     result = metrics(y, fitted.predict(X))
-    assert result["rmse"] <= 45_000, result
-    assert result["r2"] > 0.8
+    # Issue #15's bar (neighbour-aware features); its aim is 36,000.
+    assert result["rmse"] <= 38_000, result
+    assert result["r2"] >= 0.885, result
 
 
 def test_predictions_are_finite_and_positive(fitted, test_xy):
@@ -31,11 +32,18 @@ def test_predictions_are_finite_and_positive(fitted, test_xy):
     assert np.isfinite(predictions).all() and (predictions > 0).all()
 
 
-def test_higher_income_raises_the_price(fitted):
+def test_higher_income_raises_the_price(fitted, test_xy):
+    """Everywhere, not on average: the regressor is held non-decreasing in income (and in the
+    features that only rise with it), so no district gets cheaper as its income rises."""
     incomes = [1.5, 3.0, 5.0, 8.0, 12.0]
-    frame = pd.DataFrame([{**EXAMPLE_RECORD, "median_income": m} for m in incomes])
-    predictions = fitted.predict(frame)
-    assert (np.diff(predictions) > 0).all(), predictions
+    districts = test_xy[0].sample(200, random_state=1)
+    for _, district in districts.iterrows():
+        frame = pd.DataFrame([{**district.to_dict(), "median_income": m} for m in incomes])
+        predictions = fitted.predict(frame)
+        assert (np.diff(predictions) >= 0).all() and predictions[-1] > predictions[0], (
+            district.to_dict(),
+            predictions,
+        )
 
 
 def test_missing_bedrooms_is_imputed(fitted):

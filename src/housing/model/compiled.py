@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
@@ -33,14 +34,14 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from housing.contract import CATEGORICAL, NUMERIC
 from housing.model import native
 from housing.model.features import RatioFeatures, ratio_columns
+from housing.model.geography import GeoFeatures, geo_columns
+from housing.model.neighbours import NeighbourFeatures, neighbour_columns
 from housing.model.pipeline import (
     CATEGORICAL_BRANCH,
     IMPUTE,
     NUMERIC_BRANCH,
     PREPROCESS,
-    RATIOS,
     REGRESSOR,
-    SCALE,
 )
 
 MAX_LEAVES = 64  # one bit per leaf in a uint64
@@ -119,9 +120,14 @@ class LeafTables:
 
 @dataclass(frozen=True)
 class CompiledPipeline:
+    """The numeric branch's steps in the pipeline's order (impute, then each appended block,
+    then an optional scaling), the one-hot categories, and the trees."""
+
     medians: np.ndarray  # (n_numeric,)
-    mean: np.ndarray  # (n_numeric + n_ratios,)
-    scale: np.ndarray
+    blocks: tuple  # each: imputed rows -> the columns it appends ("ratios", geo, neighbours)
+    mean: np.ndarray | None  # (n_columns,) a StandardScaler's, when the branch ends in one
+    scale: np.ndarray | None
+    width: int  # columns out of the numeric branch
     categories: dict[str, int]  # category -> code; any other value -> len(categories)
     trees: LeafTables
 
@@ -132,18 +138,36 @@ class CompiledPipeline:
     def transform(self, numeric: np.ndarray) -> np.ndarray:
         # The same operations as the pipeline's, in the same order, so the values are identical.
         rows, width = numeric.shape
-        out = np.empty((rows, self.mean.shape[0]), dtype=np.float64)
+        out = np.empty((rows, self.width), dtype=np.float64)
         imputed = out[:, :width]
         np.copyto(imputed, numeric)
         np.copyto(imputed, self.medians, where=np.isnan(numeric))
-        out[:, width:] = ratio_columns(imputed)
-        out -= self.mean
-        out /= self.scale
+        for block in self.blocks:
+            columns = block(out[:, :width])
+            out[:, width : width + columns.shape[1]] = columns
+            width += columns.shape[1]
+        if self.mean is not None:
+            out -= self.mean
+            out /= self.scale
         return out
 
     def code_of(self, categories: list[str]) -> np.ndarray:
         unknown, get = len(self.categories), self.categories.get
         return np.fromiter((get(c, unknown) for c in categories), np.intp, len(categories))
+
+
+def _block(step):
+    """A fitted numeric step -> the function computing the columns it appends."""
+    if isinstance(step, RatioFeatures):
+        return ratio_columns
+    if isinstance(step, GeoFeatures):
+        points, gamma = step.points_km_.copy(), float(step.gamma_)
+        return lambda X: geo_columns(X, points, gamma)
+    if isinstance(step, NeighbourFeatures):
+        # The KD-tree is built once here (NeighbourFeatures.transform builds it per call).
+        index, table, ks = cKDTree(step.xy_), step.table_.copy(), tuple(step.ks)
+        return lambda X: neighbour_columns(index, table, X, ks)
+    raise NotCompilable(f"no compiled form for the step {type(step).__name__}")
 
 
 def _steps(pipeline: Pipeline):
@@ -152,25 +176,26 @@ def _steps(pipeline: Pipeline):
         regressor = pipeline.named_steps[REGRESSOR]
         numeric_pipe = preprocess.named_transformers_[NUMERIC_BRANCH]
         onehot = preprocess.named_transformers_[CATEGORICAL_BRANCH]
-        imputer, ratios, scaler = (numeric_pipe.named_steps[s] for s in (IMPUTE, RATIOS, SCALE))
+        (first, imputer), *rest = numeric_pipe.steps
     except (AttributeError, KeyError, ValueError) as exc:
         raise NotCompilable(f"unexpected pipeline layout: {exc}") from exc
+    scaler = rest.pop()[1] if rest and isinstance(rest[-1][1], StandardScaler) else None
     expected = (
         (preprocess, ColumnTransformer),
         (regressor, HistGradientBoostingRegressor),
         (imputer, SimpleImputer),
-        (ratios, RatioFeatures),
-        (scaler, StandardScaler),
         (onehot, OneHotEncoder),
     )
     for step, kind in expected:
         if not isinstance(step, kind):
             raise NotCompilable(f"expected {kind.__name__}, found {type(step).__name__}")
-    return preprocess, regressor, imputer, scaler, onehot
+    if first != IMPUTE:
+        raise NotCompilable(f"the numeric branch starts with {first!r}, not {IMPUTE!r}")
+    return preprocess, regressor, imputer, [step for _, step in rest], scaler, onehot
 
 
 def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
-    preprocess, regressor, imputer, scaler, onehot = _steps(pipeline)
+    preprocess, regressor, imputer, appended, scaler, onehot = _steps(pipeline)
     columns = {
         name: list(cols) for name, _, cols in preprocess.transformers_ if name != "remainder"
     }
@@ -180,18 +205,25 @@ def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
         raise NotCompilable(f"unexpected column routing: {columns}")
     if regressor.loss != "squared_error" or regressor.is_categorical_ is not None:
         raise NotCompilable("only squared-error regression on numeric features is compiled")
-    if not (scaler.with_mean and scaler.with_std) or imputer.strategy not in ("median", "mean"):
-        raise NotCompilable("unexpected scaler or imputer settings")
+    if scaler is not None and not (scaler.with_mean and scaler.with_std):
+        raise NotCompilable("unexpected scaler settings")
+    if imputer.strategy not in ("median", "mean"):
+        raise NotCompilable("unexpected imputer settings")
     if onehot.drop_idx_ is not None or onehot.handle_unknown != "ignore":
         raise NotCompilable("only a full one-hot encoding that ignores unknown categories")
     categories = [str(c) for c in onehot.categories_[0]]
-    n_scaled = scaler.mean_.shape[0]
+    blocks = tuple(_block(step) for step in appended)
+    # The branch's width, from one sample row (every block appends a fixed number of columns).
+    probe = np.nan_to_num(imputer.statistics_.astype(np.float64))[None, :]
+    width = probe.shape[1] + sum(block(probe).shape[1] for block in blocks)
     return CompiledPipeline(
         medians=imputer.statistics_.astype(np.float64),
-        mean=scaler.mean_.astype(np.float64),
-        scale=scaler.scale_.astype(np.float64),
+        blocks=blocks,
+        mean=None if scaler is None else scaler.mean_.astype(np.float64),
+        scale=None if scaler is None else scaler.scale_.astype(np.float64),
+        width=width,
         categories={c: i for i, c in enumerate(categories)},
-        trees=_leaf_tables(regressor, n_scaled, len(categories)),
+        trees=_leaf_tables(regressor, width, len(categories)),
     )
 
 

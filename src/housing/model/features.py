@@ -25,8 +25,8 @@ class RatioFeatures(TransformerMixin, BaseEstimator):
     """Append the ratio columns to an imputed array laid out in `contract.NUMERIC` order.
 
     A zero denominator (a district with no rooms) gives 0 rather than inf, and ratios are clipped
-    to +-1e30, so that the scaler and the trees never see a non-finite value whatever finite input
-    a client sends (the data set's largest ratio is about 1,250).
+    to +-1e30, so that the later steps and the trees never see a non-finite value whatever
+    finite input a client sends (the data set's largest ratio is about 1,250).
     """
 
     def fit(self, X, y=None):  # noqa: N803 - scikit-learn's signature

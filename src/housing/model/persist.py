@@ -6,10 +6,12 @@ from pathlib import Path
 
 import skops.io as sio
 
-# skops refuses classes outside its default allow-list at load time: the project's own transformer
+# skops refuses classes outside its default allow-list at load time: the project's own transformers
 # and the two scikit-learn/numpy internals a fitted HistGradientBoosting holds.
 TRUSTED_TYPES = [
     "housing.model.features.RatioFeatures",
+    "housing.model.geography.GeoFeatures",
+    "housing.model.neighbours.NeighbourFeatures",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]

@@ -12,15 +12,17 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder
 
 from housing.contract import CATEGORICAL, CATEGORIES, FEATURES, NUMERIC, TARGET
 from housing.model.features import RatioFeatures
+from housing.model.geography import GeoFeatures
+from housing.model.neighbours import NeighbourFeatures
 
 # The steps' names: housing.model.compiled finds each fitted step by them.
 PREPROCESS, REGRESSOR = "preprocess", "regressor"
 NUMERIC_BRANCH, CATEGORICAL_BRANCH = "numeric", "categorical"
-IMPUTE, RATIOS, SCALE = "impute", "ratios", "scale"
+IMPUTE, RATIOS, GEO, NEIGHBOURS = "impute", "ratios", "geo", "neighbours"
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,19 @@ class TrainParams:
     max_leaf_nodes: int = 63
     min_samples_leaf: int = 20
     l2_regularization: float = 0.0
+    # The share of features each split may choose from: decorrelates the trees.
+    max_features: float = 1.0
+    # Bins per feature: each distinct threshold is a row of the predictor's tree tables.
+    max_bins: int = 255
+    geo_clusters: int = 12
+    neighbour_ks: tuple[int, ...] = (8, 32)
+    neighbour_folds: int = 10
+    # Folds of the cross-validation on train that the train stage reports (0: none).
+    cv_folds: int = 5
     progress_every: int = field(default=50, compare=False)
 
     def __post_init__(self):
+        object.__setattr__(self, "neighbour_ks", tuple(int(k) for k in self.neighbour_ks))
         # Checked here, not by scikit-learn: fit() grows the trees in steps of progress_every, so
         # max_iter below 1 would leave the regressor unfitted without an error.
         bounds = {
@@ -42,6 +54,12 @@ class TrainParams:
             "max_leaf_nodes": self.max_leaf_nodes >= 2,
             "min_samples_leaf": self.min_samples_leaf >= 1,
             "l2_regularization": self.l2_regularization >= 0,
+            "max_features": 0 < self.max_features <= 1,
+            "max_bins": 2 <= self.max_bins <= 255,
+            "geo_clusters": self.geo_clusters >= 1,
+            "neighbour_ks": bool(self.neighbour_ks) and min(self.neighbour_ks) >= 1,
+            "neighbour_folds": self.neighbour_folds >= 2,
+            "cv_folds": self.cv_folds == 0 or self.cv_folds >= 2,
             "progress_every": self.progress_every >= 1,
         }
         wrong = [name for name, ok in bounds.items() if not ok]
@@ -57,12 +75,25 @@ class TrainParams:
         return cls(**values)
 
 
+# Columns the price may only rise with (HistGradientBoosting's monotonic constraints): a person
+# expects a richer district to cost more, all else equal, and the trees alone would not ensure it
+# where the neighbours' prices dominate. No other column is computed from the income.
+INCREASING = ("median_income",)
+
+
 def build_pipeline(params: TrainParams) -> Pipeline:
+    # No scaling: the trees bin every column by its quantiles.
     numeric = Pipeline(
         [
             (IMPUTE, SimpleImputer(strategy="median")),
             (RATIOS, RatioFeatures()),
-            (SCALE, StandardScaler()),
+            (GEO, GeoFeatures(n_clusters=params.geo_clusters, seed=params.seed)),
+            (
+                NEIGHBOURS,
+                NeighbourFeatures(
+                    ks=params.neighbour_ks, folds=params.neighbour_folds, seed=params.seed
+                ),
+            ),
         ]
     )
     categorical = OneHotEncoder(
@@ -75,13 +106,22 @@ def build_pipeline(params: TrainParams) -> Pipeline:
         ],
         verbose_feature_names_out=False,
     )
+    names = numeric.steps[-1][1].get_feature_names_out(
+        numeric.steps[-2][1].get_feature_names_out(
+            RatioFeatures().get_feature_names_out(list(NUMERIC))
+        )
+    )
+    names = [*names, *(f"{CATEGORICAL}_{c}" for c in CATEGORIES)]  # the one-hot columns
     regressor = HistGradientBoostingRegressor(
         loss="squared_error",
+        monotonic_cst=[int(name in INCREASING) for name in names],
         learning_rate=params.learning_rate,
         max_iter=params.max_iter,
         max_leaf_nodes=params.max_leaf_nodes,
         min_samples_leaf=params.min_samples_leaf,
         l2_regularization=params.l2_regularization,
+        max_features=params.max_features,
+        max_bins=params.max_bins,
         early_stopping=False,
         random_state=params.seed,
     )

@@ -47,7 +47,8 @@ def run(
 
     with mlflow.start_run(tags=tags) as active:
         mlflow.log_params({**_prefixed(params_file, "prepare"), **_prefixed(params_file, "train")})
-        mlflow.log_metrics({**metrics, "fit_seconds": train_info["fit_seconds"]})
+        validated = {k: v for k, v in train_info.items() if k.startswith("cv_")}
+        mlflow.log_metrics({**metrics, "fit_seconds": train_info["fit_seconds"], **validated})
         mlflow.log_input(
             mlflow.data.from_pandas(train_frame, source=str(raw), name="train"),
             context="training",
