@@ -44,9 +44,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/build-native.sh /build/scripts/
-COPY src/housing/model/leaf_tables.c /build/src/housing/model/
+COPY src/housing/model/leaf_tables.c src/housing/model/feature_kernels.c /build/src/housing/model/
 RUN /build/scripts/build-native.sh \
- && test -f /build/src/housing/model/_leaf_tables.so
+ && test -f /build/src/housing/model/_kernels.so
 
 # The MLflow tracking server with its basic-auth app: PostgreSQL backend store, artifacts proxied
 # to S3 (--serve-artifacts), so that no client needs S3 credentials. Of the project's code, only
@@ -92,7 +92,7 @@ FROM http-service AS predictor
 COPY --from=env-predictor /opt/venv /opt/venv
 RUN mkdir -p /cache && chown 10001 /cache
 COPY src /app/src
-COPY --from=native /build/src/housing/model/_leaf_tables.so /app/src/housing/model/
+COPY --from=native /build/src/housing/model/_kernels.so /app/src/housing/model/
 COPY services/predictor/predictor /app/services/predictor/predictor
 ENV SERVICE=predictor \
     PREDICTOR_HOST=0.0.0.0 \

@@ -35,9 +35,9 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 lock: $(UV)  ## re-resolve uv.lock after a change to pyproject.toml's dependencies
 	$(UV) lock
 
-NATIVE := src/housing/model/_leaf_tables.so
-native: $(NATIVE)  ## compile the predictor's C tree kernel (optional: numpy without a compiler)
-$(NATIVE): src/housing/model/leaf_tables.c scripts/build-native.sh
+NATIVE := src/housing/model/_kernels.so
+native: $(NATIVE)  ## compile the predictor's C kernels (optional: numpy without a compiler)
+$(NATIVE): src/housing/model/leaf_tables.c src/housing/model/feature_kernels.c scripts/build-native.sh
 	scripts/build-native.sh
 
 data: install  ## fetch data/raw/housing.csv (HOUSING_DATA_URL, sha256-checked)

@@ -5,6 +5,8 @@ load generator) runs on core 1 with the same single-row request after a warm-up.
 contender: requests/s, p50 and p99 latency, CPU ms per request of its own process (the gateway's,
 not the predictor's behind it) and of all its processes, RSS, and the ratio to mlflow.
 
+The predictor is measured twice: plain, and with `?interval=0.9` (what an interval costs it).
+
 Also: a 10,000-row batch against mlflow's /invocations and the predictor's /predict (median of
 5 after a warm-up request, same client for both, on core 1); the predictor's time to ready from
 its cache with the tracking server unreachable; and the gateway with its own transport against
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SERVE_VENV = ROOT / "bench/.venv-serve"
 KEY = "bench-key-0123456789abcdef"
+INTERVAL_LEVEL = 0.9  # the level of the interval contender's requests
 
 
 @dataclass
@@ -127,6 +130,13 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
             "/predict",
             single,
             batch_body=json.dumps({"records": rows}),
+        ),
+        Contender(
+            "predictor_interval",
+            "predictor, ?interval=0.9",
+            [predictor()],
+            f"/predict?interval={INTERVAL_LEVEL}",
+            single,
         ),
         Contender(
             "gateway",
@@ -270,7 +280,8 @@ def main() -> None:
             if c.key in wanted:
                 results[c.key] = run_contender(c, args, work)
         if "predictor" in wanted:
-            results["predictor"]["ready_from_cache_s"] = ready_from_cache(table[1], work)
+            first = next(c for c in table if c.key == "predictor")
+            results["predictor"]["ready_from_cache_s"] = ready_from_cache(first, work)
     summarize(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -287,6 +298,10 @@ def summarize(results: dict) -> None:
     if "batch_10k_s" in results.get("predictor", {}) and base:
         p, m = results["predictor"], results["mlflow"]
         p["batch_speedup_vs_mlflow"] = round(m["batch_10k_s"] / p["batch_10k_s"], 1)
+    plain_cpu = results.get("predictor", {}).get("own_cpu_ms_per_request")
+    if plain_cpu and "predictor_interval" in results:
+        extra = results["predictor_interval"]["own_cpu_ms_per_request"] / plain_cpu - 1
+        results["interval_cpu_extra"] = round(extra, 3)
     lean, plain = results.get("gateway"), results.get("gateway_httpx")
     if lean and plain:
         saved = 1 - lean["own_cpu_ms_per_request"] / plain["own_cpu_ms_per_request"]
@@ -317,6 +332,10 @@ def print_table(results: dict) -> None:
                 f"{key}, hostile body ({h['body']}, {h['mb']} MB): {h['status']} in "
                 f"{h['cpu_ms']} ms of server CPU, {h['response_bytes']} B answered"
             )
+    if "interval_cpu_extra" in results:
+        print(
+            f"an interval costs the predictor {results['interval_cpu_extra']:+.0%} CPU per request"
+        )
     if "transport_cpu_saved" in results:
         g, h = results["gateway"], results["gateway_httpx"]
         print(

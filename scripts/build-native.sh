@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Compile the predictor's C tree kernel (src/housing/model/leaf_tables.c) next to its source.
-# The one definition of how it is built: `make install` and the predictor's image run this.
-# Without a C compiler it says so and exits 0: the predictor then evaluates trees with numpy.
+# Compile the predictor's C kernels (src/housing/model/leaf_tables.c: the trees;
+# feature_kernels.c: the numeric branch's columns) into one library next to their sources.
+# The one definition of how they are built: `make install` and the predictor's image run this.
+# Without a C compiler it says so and exits 0: the predictor then computes with numpy.
 set -euo pipefail
 dir="$(cd "$(dirname "$0")/.." && pwd)/src/housing/model"
-source="$dir/leaf_tables.c"
+# In this order: housing/model/native.py hashes them the same way.
+sources=("$dir/leaf_tables.c" "$dir/feature_kernels.c")
 CC="${CC:-cc}"
 if ! command -v "$CC" >/dev/null 2>&1; then
-  echo "build-native: no C compiler ($CC); the predictor will evaluate trees with numpy" >&2
+  echo "build-native: no C compiler ($CC); the predictor will compute with numpy" >&2
   exit 0
 fi
-sha="$(sha256sum "$source" | cut -d' ' -f1)"
+sha="$(cat "${sources[@]}" | sha256sum | cut -d' ' -f1)"
 # Portable code (no -march=native): the image is built on one machine and run on another.
-"$CC" -O3 -std=c11 -Wall -Wextra -Werror -shared -fPIC \
-  -DLEAF_TABLES_SOURCE_SHA256="\"$sha\"" -o "$dir/_leaf_tables.so.tmp" "$source"
-mv "$dir/_leaf_tables.so.tmp" "$dir/_leaf_tables.so"
-echo "build-native: $dir/_leaf_tables.so"
+# No fused multiply-add: the kernels must give numpy's bits (see feature_kernels.c).
+"$CC" -O3 -std=c11 -ffp-contract=off -Wall -Wextra -Werror -shared -fPIC \
+  -DKERNELS_SOURCE_SHA256="\"$sha\"" -o "$dir/_kernels.so.tmp" "${sources[@]}" -lm
+mv "$dir/_kernels.so.tmp" "$dir/_kernels.so"
+echo "build-native: $dir/_kernels.so"

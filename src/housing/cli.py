@@ -15,8 +15,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, help="Get and check the raw data set.")
 app.add_typer(data_app, name="data")
 
+# The stages' default paths: dvc.yaml passes each one explicitly; these serve a person at a prompt.
 RAW = Path("data/raw/housing.csv")
 PARAMS = Path("params.yaml")
+TRAIN_CSV, TEST_CSV = Path("data/prepared/train.csv"), Path("data/prepared/test.csv")
+MODEL_DIR, METRICS = Path("models/trained"), Path("metrics/test.json")
 PathOpt = Annotated[Path, typer.Option()]
 
 
@@ -61,8 +64,8 @@ def prepare(raw: PathOpt = RAW, out_dir: PathOpt = Path("data/prepared"), params
 
 @app.command()
 def train(
-    train_csv: PathOpt = Path("data/prepared/train.csv"),
-    out_dir: PathOpt = Path("models/trained"),
+    train_csv: PathOpt = TRAIN_CSV,
+    out_dir: PathOpt = MODEL_DIR,
     params: PathOpt = PARAMS,
 ):
     """Stage train: fit the pipeline (preprocessing and regressor) on the train split."""
@@ -79,9 +82,9 @@ def train(
 
 @app.command()
 def evaluate(
-    model_dir: PathOpt = Path("models/trained"),
-    test_csv: PathOpt = Path("data/prepared/test.csv"),
-    metrics: PathOpt = Path("metrics/test.json"),
+    model_dir: PathOpt = MODEL_DIR,
+    test_csv: PathOpt = TEST_CSV,
+    metrics: PathOpt = METRICS,
 ):
     """Stage evaluate: RMSE, MAE, MSE and R² on the test split."""
     from housing.stages import evaluate as stage
@@ -91,21 +94,41 @@ def evaluate(
 
 
 @app.command()
+def report(
+    raw: PathOpt = RAW,
+    model_dir: PathOpt = MODEL_DIR,
+    test_csv: PathOpt = TEST_CSV,
+    metrics: PathOpt = METRICS,
+    params: PathOpt = PARAMS,
+    out_dir: PathOpt = Path("reports"),
+):
+    """Stage report: the model card (model_card.md) and its plots, from the test split."""
+    from housing.stages import report as stage
+
+    _guard(lambda: stage.run(raw, model_dir, test_csv, metrics, params, out_dir))
+    typer.echo(f"model card and plots in {out_dir}")
+
+
+@app.command()
 def register(
     raw: PathOpt = RAW,
-    model_dir: PathOpt = Path("models/trained"),
-    train_csv: PathOpt = Path("data/prepared/train.csv"),
-    test_csv: PathOpt = Path("data/prepared/test.csv"),
-    metrics: PathOpt = Path("metrics/test.json"),
+    model_dir: PathOpt = MODEL_DIR,
+    train_csv: PathOpt = TRAIN_CSV,
+    test_csv: PathOpt = TEST_CSV,
+    metrics: PathOpt = METRICS,
     params: PathOpt = PARAMS,
+    reports: PathOpt = Path("reports"),
     out: PathOpt = Path("models/registration.json"),
 ):
-    """Stage register: log the run to MLflow, register the model, apply the promotion gate."""
+    """Stage register: log the run (with the model card) to MLflow, register the model, apply
+    the promotion gate."""
     from housing.stages import register as stage
 
     settings = get_settings()
     result = _guard(
-        lambda: stage.run(settings, raw, model_dir, train_csv, test_csv, metrics, params, out)
+        lambda: stage.run(
+            settings, raw, model_dir, train_csv, test_csv, metrics, params, out, reports
+        )
     )
     verdict = "now champion" if result["promoted"] else "not promoted"
     typer.echo(

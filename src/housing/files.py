@@ -20,13 +20,13 @@ def atomic_path(dest: Path, suffix: str = ""):
         yield Path(tmp)
         # mkstemp makes the file 0600; the file it becomes gets the mode any new file would
         # (0644 under the usual umask), or a container's user could not read data/raw.
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _umask() -> int:
+def umask() -> int:
     current = os.umask(0o022)
     os.umask(current)
     return current

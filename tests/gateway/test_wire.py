@@ -21,6 +21,20 @@ def test_prediction_through_the_gateway_equals_the_predictor(gateway_url, predic
     assert via.json()["request_id"] == via.headers["x-request-id"]
 
 
+def test_intervals_pass_through_the_gateway(gateway_url, predictor):
+    direct = predictor["client"].post("/predict?interval=0.8", json=EXAMPLE_RECORD).json()
+    via = httpx.post(
+        gateway_url + "/predict?interval=0.8", json=EXAMPLE_RECORD, headers={"X-API-Key": KEY}
+    )
+    assert via.status_code == 200 and via.json()["intervals"] == direct["intervals"]
+    plain = httpx.post(gateway_url + "/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": KEY})
+    assert "intervals" not in plain.json()
+    refused = httpx.post(
+        gateway_url + "/predict?interval=2", json=EXAMPLE_RECORD, headers={"X-API-Key": KEY}
+    )
+    assert refused.status_code == 422 and "interval" in refused.json()["message"]
+
+
 def test_edge_validation_matches_the_predictor(gateway_url, predictor):
     bad = {"records": [EXAMPLE_RECORD, {**EXAMPLE_RECORD, "ocean_proximity": "LAKE"}]}
     direct = predictor["client"].post("/predict", json=bad)

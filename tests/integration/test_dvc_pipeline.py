@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow import MlflowClient
 
 from housing.defaults import DATA_SHA256
 from housing.files import sha256_of
+from housing.stages.register import MODEL_CARD_PATH
 from tests.conftest import ROOT
 from tests.support.services import S3_KEYS, make_bucket
 
@@ -57,12 +59,18 @@ def run(cwd: Path, *cmd: str, env: dict | None = None) -> str:
 
 def test_repro_runs_every_stage_then_nothing(project):
     first = run(project, "dvc", "repro")
-    for stage in ("prepare", "train", "evaluate", "register"):
+    for stage in ("prepare", "train", "evaluate", "report", "register"):
         assert f"Running stage '{stage}'" in first
     metrics = json.loads((project / "metrics/test.json").read_text())
-    assert set(metrics) == {"rmse", "mae", "mse", "r2", "rmse_below_cap"}
+    intervals = {f"interval_{n}_{m}" for n in (80, 90) for m in ("coverage", "mean_width")}
+    assert set(metrics) == {"rmse", "mae", "mse", "r2", "rmse_below_cap", *intervals}
+    card = (project / "reports/model_card.md").read_text()
+    assert f"| {metrics['rmse']:,.0f} | {metrics['mae']:,.0f} |" in card
     registration = json.loads((project / "models/registration.json").read_text())
     assert registration["promoted"] and str(registration["version"]) == "1"
+    client = MlflowClient(tracking_uri=f"sqlite:///{project}/mlflow.db")
+    logged = {a.path for a in client.list_artifacts(registration["run_id"], MODEL_CARD_PATH)}
+    assert f"{MODEL_CARD_PATH}/model_card.md" in logged and len(logged) >= 5
     second = run(project, "dvc", "repro")
     assert "Running stage" not in second and "up to date" in second
 

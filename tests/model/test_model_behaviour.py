@@ -9,7 +9,7 @@ import pytest
 
 from housing.contract import CATEGORICAL, EXAMPLE_RECORD, NUMERIC
 from housing.model import native
-from housing.model.compiled import NotCompilable, compile_pipeline
+from housing.model.compiled import TREE_BLOCK, NotCompilable, compile_pipeline
 from housing.model.pipeline import split_xy
 from housing.model.scoring import metrics
 
@@ -94,10 +94,12 @@ def test_compiled_form_follows_other_tree_shapes(split, test_xy, leaves, tree_pa
     pipeline = fit(build_pipeline(params), *split_xy(split[0]), params)
     X, _ = test_xy
     expected = pipeline.predict(X)
-    got = compile_pipeline(pipeline).predict(
-        X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist()
-    )
+    compiled = compile_pipeline(pipeline)
+    numeric, categories = X[list(NUMERIC)].to_numpy(np.float64), X[CATEGORICAL].tolist()
+    got = compiled.predict(numeric, categories)  # through the tables
     assert (np.abs(got - expected) / np.abs(expected)).max() <= 1e-6
+    walked = [compiled.predict(numeric[i : i + 1], categories[i : i + 1])[0] for i in range(200)]
+    assert (np.abs(walked - expected[:200]) / np.abs(expected[:200])).max() <= 1e-6
 
 
 def test_trees_with_more_leaves_than_mask_bits_are_not_compiled(split):
@@ -119,12 +121,17 @@ def test_unknown_pipeline_is_not_compiled(fitted):
 def test_a_kernel_built_from_other_source_is_not_used(tmp_path):
     if native.KERNEL is None:
         pytest.skip("the kernel is not built here")
-    library, source = tmp_path / "_leaf_tables.so", tmp_path / "leaf_tables.c"
+    library = tmp_path / native.LIBRARY.name
+    sources = tuple(tmp_path / source.name for source in native.SOURCES)
     shutil.copy(native.LIBRARY, library)
-    shutil.copy(native.SOURCE, source)
-    assert native.load(library, source) is not None
-    source.write_text(source.read_text() + "\n/* edited after the build */\n")
-    assert native.load(library, source) is None
+    for source, copy in zip(native.SOURCES, sources, strict=True):
+        shutil.copy(source, copy)
+    assert native.load(library, sources) is not None
+    for edited in sources:  # either source file
+        text = edited.read_text()
+        edited.write_text(text + "\n/* edited after the build */\n")
+        assert native.load(library, sources) is None
+        edited.write_text(text)
 
 
 def test_the_kernel_refuses_codes_it_would_read_out_of_bounds(fitted, test_xy):
@@ -144,7 +151,8 @@ def test_a_tree_that_leaves_no_leaf_possible_reads_the_same_slot_on_both_paths(f
 
     trees = compile_pipeline(fitted).trees
     table = trees.table.copy()
-    table[:, -1] = 0  # the last tree: no leaf possible, whatever the row
+    last = len(trees.tree_base) - 1  # the last tree: no leaf possible, whatever the row
+    table[last // TREE_BLOCK, :, last % TREE_BLOCK] = 0
     leaf_values = trees.leaf_values.copy()
     leaf_values[-64:] = np.arange(64) * 1_000.0  # each slot its own value, to see which is read
     crafted = dataclasses.replace(trees, table=table, leaf_values=leaf_values)

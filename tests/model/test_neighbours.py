@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 from sklearn.model_selection import KFold
 
 from housing.contract import NUMERIC
+from housing.model import native
+from housing.model.compiled_blocks import Neighbours
 from housing.model.geography import project
-from housing.model.neighbours import STATS, NeighbourFeatures
+from housing.model.neighbours import STATS, NeighbourFeatures, nearest, squared_km
 
 ROWS, FOLDS = 300, 5
 MEAN = STATS.index("log_price_mean")
@@ -85,3 +88,50 @@ def test_in_the_fitted_pipeline_the_index_holds_the_training_split_only(fitted, 
     # Row for row the training districts, in their order: no test row was indexed.
     assert np.array_equal(neighbours.xy_, project(train[list(NUMERIC)].to_numpy(np.float64)))
     assert np.allclose(neighbours.table_[:, 0], np.log(train["median_house_value"].to_numpy()))
+
+
+def clustered(rows: int, seed: int) -> np.ndarray:
+    """Districts on few distinct spots (many share coordinates, as the data set's do), some on a
+    ring around one spot: distances tie often, at the k-th neighbour too."""
+    rng = np.random.default_rng(seed)
+    X = districts(rows, seed)
+    spots = rng.uniform((-124.0, 32.0), (-114.0, 42.0), (12, 2)).round(2)
+    X[:, [LON, LAT]] = spots[rng.integers(0, len(spots), rows)]
+    ring = rng.choice(rows, rows // 5, replace=False)
+    angle = rng.integers(0, 4, len(ring)) * np.pi / 2
+    X[ring, LON] = spots[0, 0] + 0.5 * np.cos(angle).round()
+    X[ring, LAT] = spots[0, 1] + 0.5 * np.sin(angle).round()
+    return X
+
+
+LON, LAT = NUMERIC.index("longitude"), NUMERIC.index("latitude")
+
+
+def test_nearest_is_ordered_by_distance_then_index_even_among_ties():
+    points = project(clustered(400, seed=3))
+    queries = np.vstack([points[::7], project(districts(40, seed=4))])
+    d2, found = nearest(cKDTree(points), queries, 40)
+    for q, query in enumerate(queries):
+        every = squared_km(query[None], points[None])[0]
+        expected = np.lexsort((np.arange(len(points)), every))[:40]
+        assert np.array_equal(found[q], expected)
+        assert np.array_equal(d2[q], every[expected])
+
+
+@pytest.mark.parametrize("cell_km", [1.0, 8.0, 300.0])
+def test_the_kernel_gives_numpys_bits(cell_km):
+    """The predictor's C neighbour block against neighbour_columns: the same bits for requests
+    on training spots (ties), between them, and off the grid (anywhere on Earth)."""
+    if native.KERNEL is None:
+        pytest.skip("the kernel is not built here")
+    X = clustered(500, seed=5)
+    fitted = NeighbourFeatures(ks=(1, 8, 33), folds=FOLDS).fit(X, np.exp(11 + np.arange(500) / 500))
+    block = Neighbours.of(fitted, cell_km)
+    requests = np.vstack([X[::3], districts(60, seed=6), districts(20, seed=7)])
+    requests[-20:, LON] = np.linspace(-180, 180, 20)  # off the grid: every district is scanned
+    requests[-20:, LAT] = np.linspace(-90, 90, 20)
+    rows = np.zeros((len(requests), len(NUMERIC) + block.columns))
+    rows[:, : len(NUMERIC)] = requests
+    block(rows, len(NUMERIC), len(NUMERIC))
+    expected = fitted.transform(requests)[:, len(NUMERIC) :]
+    assert np.array_equal(rows[:, len(NUMERIC) :], expected)

@@ -54,6 +54,33 @@ def test_predictions_equal_the_registered_pipeline(predictor, registered):
     np.testing.assert_allclose(singles, expected[:5], rtol=1e-6)
 
 
+def test_intervals_come_only_when_asked_and_hold_the_prediction(predictor, registered):
+    test = pd.read_csv(registered["work"] / "prepared/test.csv").head(30)
+    records = test[list(FEATURES)].replace({np.nan: None}).to_dict(orient="records")
+    client = predictor["client"]
+    plain = client.post("/predict", json={"records": records}).json()
+    assert "intervals" not in plain
+    widths = {}
+    for level in (0.5, 0.9):
+        answer = client.post(f"/predict?interval={level}", json={"records": records}).json()
+        assert answer["predictions"] == plain["predictions"]
+        low, high = np.array(answer["intervals"]).T
+        predictions = np.array(answer["predictions"])
+        assert len(low) == len(records) and (0 <= low).all()
+        assert (low <= predictions).all() and (predictions <= high).all()
+        widths[level] = high - low
+    assert (widths[0.5] < widths[0.9]).all()
+    single = client.post("/predict?interval=0.8", json=EXAMPLE_RECORD).json()
+    assert len(single["intervals"]) == 1 and len(single["intervals"][0]) == 2
+
+
+def test_a_level_outside_the_range_is_refused_naming_the_parameter(predictor):
+    for level in ("0.3", "1", "0.995", "ninety", "nan"):
+        refused = predictor["client"].post(f"/predict?interval={level}", json=EXAMPLE_RECORD)
+        assert refused.status_code == 422, (level, refused.text)
+        assert "interval" in refused.json()["message"]
+
+
 def test_metrics_are_exposed(predictor):
     predictor["client"].post("/predict", json=EXAMPLE_RECORD)
     assert predictor["client"].get("/metrics").status_code == 404  # not on the service's port

@@ -29,8 +29,11 @@ router = APIRouter()
         504: {"description": "The predictor did not answer in time"},
     },
 )
-async def predict(request: Request, trace_id: RequestId, _caller: Caller) -> Response:
-    """One district, or `{"records": [...]}`: one price per record, in order."""
+async def predict(
+    request: Request, trace_id: RequestId, _caller: Caller, interval: body.IntervalLevel = None
+) -> Response:
+    """One district, or `{"records": [...]}`: one price per record, in order; with
+    `?interval=`, a range per record as well."""
     trace = {"X-Request-ID": trace_id}
     state = request.app.state
     try:
@@ -40,9 +43,11 @@ async def predict(request: Request, trace_id: RequestId, _caller: Caller) -> Res
         return bad.response
     # Validated above; forwarded as received (Starlette keeps the bytes it read).
     raw = await request.body()
+    # Only what was checked goes on: the level as this gateway read it, no other parameter.
+    path = "/predict" if interval is None else f"/predict?interval={interval!r}"
     try:
         upstream = await state.forwarder.post(
-            "/predict", raw, {"content-type": "application/json", **trace}
+            path, raw, {"content-type": "application/json", **trace}
         )
     except NoUpstream:
         return error_response(

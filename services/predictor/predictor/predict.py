@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from housing.contract import PredictResponse
 from housing.web import body
+from housing.web.errors import error_response
 from housing.web.trace import caller_request_id
 from predictor.status import not_ready
 
@@ -23,8 +24,9 @@ _encode = msgspec.json.Encoder().encode
         503: {"description": "No model is loaded yet; see Retry-After"},
     },
 )
-async def predict(request: Request) -> Response:
-    """One district, or `{"records": [...]}`: one price per record, in order."""
+async def predict(request: Request, interval: body.IntervalLevel = None) -> Response:
+    """One district, or `{"records": [...]}`: one price per record, in order; with
+    `?interval=`, a range per record as well."""
     state = request.app.state
     # The caller's id (the gateway always sends one), echoed in the body and a header, so that
     # the gateway passes the predictor's bytes on as they are.
@@ -38,10 +40,16 @@ async def predict(request: Request) -> Response:
     model = state.manager.current  # read once: this request finishes on this version
     if model is None:
         return not_ready(trace)
+    if interval is not None and model.interval_scores is None:
+        return error_response(
+            422,
+            f"interval: model v{model.version} was trained without interval calibration",
+            trace,
+        )
     if len(records) <= state.settings.inline_max_rows:
-        predictions = model.predict(records)  # cheaper inline than a thread hop
+        answer = model.answer(records, interval)  # cheaper inline than a thread hop
     else:
-        predictions = await run_in_threadpool(model.predict, records)
-    payload = {"predictions": predictions, "model": model.ref(), "request_id": trace_id}
+        answer = await run_in_threadpool(model.answer, records, interval)
+    payload = {**answer, "model": model.ref(), "request_id": trace_id}
     # msgspec writes the same shortest round-trip floats as json.dumps, several times faster.
     return Response(_encode(payload), media_type="application/json", headers=trace)

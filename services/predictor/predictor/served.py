@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from housing.contract import CATEGORICAL, EXAMPLE_RECORD, FEATURES, NUMERIC, HousingRecord
-from housing.model import native
+from housing.model import intervals, native
 from housing.model.compiled import (
     CHUNK_ROWS,
     CompiledPipeline,
@@ -51,15 +51,31 @@ class ServedModel:
         model.warm_up()
         return model
 
+    @property
+    def interval_scores(self) -> np.ndarray | None:
+        return intervals.scores_of(self.pipeline)
+
     def predict(self, records: list) -> list[float]:
         """Records with the contract's fields (see `housing.web.body.read_records`)."""
+        return self._predict(records).tolist()
+
+    def answer(self, records: list, interval: float | None) -> dict[str, list]:
+        """`predictions`, and with an interval level `intervals` (the model must have its
+        calibration: `interval_scores`)."""
+        predictions = self._predict(records)
+        if interval is None:
+            return {"predictions": predictions.tolist()}
+        bounds = intervals.bounds(predictions, self.interval_scores, interval)
+        return {"predictions": predictions.tolist(), "intervals": bounds.tolist()}
+
+    def _predict(self, records: list) -> np.ndarray:
         numeric = np.array(list(map(_NUMERIC_OF, records)), dtype=np.float64)  # None -> NaN
         categories = list(map(_CATEGORY_OF, records))
         if self.compiled is not None:
-            return self.compiled.predict(numeric, categories).tolist()
+            return self.compiled.predict(numeric, categories)
         frame = pd.DataFrame(numeric, columns=list(NUMERIC))
         frame[CATEGORICAL] = categories
-        return self.pipeline.predict(frame[list(FEATURES)]).astype(float).tolist()
+        return self.pipeline.predict(frame[list(FEATURES)]).astype(np.float64)
 
     def warm_up(self) -> None:
         """Every path answers the example district with the same finite, positive price."""

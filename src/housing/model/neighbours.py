@@ -46,25 +46,58 @@ def neighbour_table(log_price: np.ndarray, income: np.ndarray) -> np.ndarray:
     return np.column_stack([log_price, log_income(income), income])
 
 
+# Candidates beyond k that the KD-tree supplies, so that ties at the k-th distance sort out.
+MARGIN = 16
+
+
+def squared_km(queries: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(q, 2) and (q, m, 2) km -> (q, m) squared distances, as feature_kernels.c computes them."""
+    dx, dy = queries[:, None, 0] - points[..., 0], queries[:, None, 1] - points[..., 1]
+    return dx * dx + dy * dy
+
+
+def nearest(index: cKDTree, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest indexed points to each query (km), ascending by squared distance and then
+    by position in the index: (squared distances, positions), each (q, k).
+
+    Districts share coordinates, so distances tie often, and which of two tied districts counts
+    changes the statistics: the order is defined here, exactly, and the predictor's kernel
+    follows it. The KD-tree's own tie order is not defined, so it supplies k + MARGIN candidates
+    whose distances are recomputed and sorted; a row where the candidates do not reach past the
+    k-th distance is searched in full.
+    """
+    points, n = index.data, index.n
+    found = index.query(queries, k=min(k + MARGIN, n))[1].reshape(len(queries), -1)
+    d2 = squared_km(queries, points[found])
+    order = np.lexsort((found, d2), axis=1)
+    d2, found = np.take_along_axis(d2, order, 1), np.take_along_axis(found, order, 1)
+    if found.shape[1] < n:
+        for row in np.flatnonzero(~(d2[:, -1] > d2[:, k - 1] * (1 + 1e-9))):
+            every = squared_km(queries[row : row + 1], points[None])[0]
+            order = np.lexsort((np.arange(n), every))[: found.shape[1]]
+            d2[row], found[row] = every[order], order
+    return d2[:, :k], found[:, :k]
+
+
 def neighbour_columns(
     index: cKDTree, table: np.ndarray, X: np.ndarray, ks: tuple[int, ...]
 ) -> np.ndarray:
     """For each k in `ks`, the STATS of the k nearest indexed districts (`table`'s rows) to each
-    row of X (imputed, `contract.NUMERIC` order). Means and spreads come from running sums, in
-    a few numpy calls whatever the number of ks: this runs once per request."""
-    distance, nearest = index.query(project(X), k=np.arange(1, max(ks) + 1))
-    near = table[nearest]  # (n, kmax, 3)
+    row of X (imputed, `contract.NUMERIC` order). Means and spreads come from running sums in
+    distance order (feature_kernels.c sums in the same order, for the same bits)."""
+    d2, found = nearest(index, project(X), max(ks))
+    near = table[found]  # (n, kmax, 3)
     at, k = np.asarray(ks) - 1, np.asarray(ks, dtype=np.float64)[None, :]
     sums = np.cumsum(near, axis=1)[:, at, :] / k[..., None]  # (n, len(ks), 3) means
     squares = np.cumsum(np.square(near[:, :, 0]), axis=1)[:, at] / k
     out = np.empty((X.shape[0], len(ks), len(STATS)))
     out[:, :, 0] = sums[:, :, 0]
     out[:, :, 1] = np.sqrt(np.maximum(squares - np.square(sums[:, :, 0]), 0.0))
-    for j, kth in enumerate(ks):  # np.median's own overhead is most of a request's cost
+    for j, kth in enumerate(ks):
         ranked = np.sort(near[:, :kth, 0], axis=1)
         out[:, j, 2] = (ranked[:, (kth - 1) // 2] + ranked[:, kth // 2]) / 2
     out[:, :, 3] = sums[:, :, 2]
-    out[:, :, 4] = distance[:, at]
+    out[:, :, 4] = np.sqrt(d2[:, at])
     out[:, :, 5] = sums[:, :, 0] - sums[:, :, 1]
     return out.reshape(X.shape[0], -1)
 

@@ -31,6 +31,9 @@ class TrainParams:
     learning_rate: float = 0.05
     max_iter: int = 600
     max_leaf_nodes: int = 63
+    # Levels below the root (0: no limit). Shallower trees are quicker to walk in the predictor
+    # (leaf_tables.c), whose single-row path takes as many steps as the deepest tree of a group.
+    max_depth: int = 0
     min_samples_leaf: int = 20
     l2_regularization: float = 0.0
     # The share of features each split may choose from: decorrelates the trees.
@@ -52,6 +55,7 @@ class TrainParams:
             "learning_rate": self.learning_rate > 0,
             "max_iter": self.max_iter >= 1,
             "max_leaf_nodes": self.max_leaf_nodes >= 2,
+            "max_depth": self.max_depth >= 0,
             "min_samples_leaf": self.min_samples_leaf >= 1,
             "l2_regularization": self.l2_regularization >= 0,
             "max_features": 0 < self.max_features <= 1,
@@ -118,6 +122,7 @@ def build_pipeline(params: TrainParams) -> Pipeline:
         learning_rate=params.learning_rate,
         max_iter=params.max_iter,
         max_leaf_nodes=params.max_leaf_nodes,
+        max_depth=params.max_depth or None,
         min_samples_leaf=params.min_samples_leaf,
         l2_regularization=params.l2_regularization,
         max_features=params.max_features,

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
+from housing.contract import PRICE_CAP
 from housing.data.validate import read_raw
+from housing.model import intervals
 from housing.model.pipeline import split_xy
 
-# The census capped prices here (about 5 % of districts): a capped district's true price is
-# unknown, which bounds every model's error; the RMSE below the cap shows the rest.
-PRICE_CAP = 500_001.0
+# A capped district's true price is unknown, which bounds every model's error; the RMSE below the
+# cap (contract.PRICE_CAP) shows the rest.
 
 
 def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -27,6 +28,26 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     }
 
 
+# The interval levels every evaluation reports (coverage and mean width on the test split).
+REPORTED_LEVELS = (0.8, 0.9)
+
+
+def interval_metrics(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray) -> dict:
+    """Per reported level: the share of true prices inside their interval, the mean width."""
+    out = {}
+    for level in REPORTED_LEVELS:
+        low, high = intervals.bounds(y_pred, scores, level).T
+        name = f"{round(level * 100)}"
+        out[f"interval_{name}_coverage"] = float(np.mean((y_true >= low) & (y_true <= high)))
+        out[f"interval_{name}_mean_width"] = float(np.mean(high - low))
+    return out
+
+
 def score(model, labelled_csv: Path) -> dict[str, float]:
     X, y = split_xy(read_raw(labelled_csv))
-    return metrics(y, model.predict(X))
+    predicted = model.predict(X)
+    scores = intervals.scores_of(model)
+    return {
+        **metrics(y, predicted),
+        **({} if scores is None else interval_metrics(y, predicted, scores)),
+    }

@@ -33,6 +33,7 @@ def run(
     metrics_file: Path,
     params_file: Path,
     out: Path,
+    reports: Path | None = None,
 ) -> dict:
     ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -53,6 +54,8 @@ def run(
             mlflow.data.from_pandas(train_frame, source=str(raw), name="train"),
             context="training",
         )
+        if reports is not None:  # the model card and its plots (stage `report`)
+            mlflow.log_artifacts(str(reports), artifact_path=MODEL_CARD_PATH)
         logged = mlflow.sklearn.log_model(
             pipeline,
             name="model",
@@ -74,6 +77,9 @@ def run(
     result = {**decision.as_dict(), "run_id": active.info.run_id}
     write_json(out, result)
     return result
+
+
+MODEL_CARD_PATH = "model_card"  # where a run's card and plots are, among its artifacts
 
 
 def register_with_digest(model_uri: str, name: str):

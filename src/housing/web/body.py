@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import msgspec
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
@@ -30,6 +30,7 @@ from housing.contract import (
     CATEGORICAL,
     CATEGORIES,
     FEATURES,
+    INTERVAL_LEVELS,
     NULLABLE,
     NUMERIC_BOUNDS,
     PredictRequest,
@@ -38,6 +39,19 @@ from housing.contract import (
 from housing.web.errors import MAX_DETAIL, error_response, lean_errors, validation_response
 
 ADAPTER = TypeAdapter(PredictRequest)
+
+# `POST /predict?interval=0.9`: the predictor and the gateway declare the same parameter.
+IntervalLevel = Annotated[
+    float | None,
+    Query(
+        ge=INTERVAL_LEVELS[0],
+        le=INTERVAL_LEVELS[1],
+        description=(
+            "Add `intervals`: per record, a range that holds the true price with this "
+            f"probability ({INTERVAL_LEVELS[0]} to {INTERVAL_LEVELS[1]})."
+        ),
+    ),
+]
 _RECORD_KEYS = frozenset(FEATURES)
 # The refusals read_records (and the BodySizeLimit middleware) give, for a route's OpenAPI entry.
 ERROR_RESPONSES = {

@@ -1,0 +1,1 @@
+"""The model card and plots the `report` stage writes and `register` logs with each version."""
