@@ -43,7 +43,7 @@ $(NATIVE): src/housing/model/leaf_tables.c src/housing/model/feature_kernels.c s
 data: install  ## fetch data/raw/housing.csv (HOUSING_DATA_URL, sha256-checked)
 	housing data fetch
 
-pipeline: data  ## dvc repro: prepare, train, evaluate, register (embedded MLflow by default)
+pipeline: data  ## dvc repro: prepare, train, evaluate, report, register (embedded MLflow by default)
 	dvc repro
 
 demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor and gateway

@@ -118,7 +118,7 @@ def retrain(work: Path, name: str, **train_params) -> Path:
     return params_file
 
 
-STAGE_TREES = 200  # stage_inputs' model: a third of params.yaml's trees
+STAGE_TREES = 200  # stage_inputs' model: fewer than half of params.yaml's trees
 PREDICTOR_MODEL = "housing-price-predictor"
 GATEWAY_KEY = "wire-key-0123456789abcdef"
 

@@ -34,6 +34,16 @@ def test_bounds_stay_between_zero_and_the_cap_unless_the_prediction_is_above_it(
     assert high[0] < PRICE_CAP and high[1] == PRICE_CAP and high[2] == predictions[2]
 
 
+def test_a_requests_pairs_are_the_batch_bounds():
+    scores = np.sort(np.random.default_rng(2).normal(scale=0.3, size=500))
+    predictions = np.array([1.0, 50_000.0, 480_000.0, 520_000.0, 2e6])
+    for level in (0.5, 0.9, 0.99):
+        expected = intervals.bounds(predictions, scores, level).tolist()
+        assert intervals.pairs(predictions, scores, level) == expected  # the Python road
+        many = np.repeat(predictions, 5)  # more than FEW: the numpy road
+        assert intervals.pairs(many, scores, level) == np.repeat(expected, 5, axis=0).tolist()
+
+
 def test_coverage_holds_on_exchangeable_synthetic_errors():
     rng = np.random.default_rng(1)
     predicted = rng.uniform(50_000, 400_000, 20_000)

@@ -92,6 +92,8 @@ def test_metrics_are_exposed(predictor):
 def test_openapi_documents_predict_with_an_example(predictor):
     spec = predictor["client"].get("/openapi.json").json()
     assert "/predict" in spec["paths"]
+    (interval,) = spec["paths"]["/predict"]["post"]["parameters"]
+    assert interval["name"] == "interval" and interval["schema"]["maximum"] == 0.99
     assert "HousingRecord" in spec["components"]["schemas"]
 
 

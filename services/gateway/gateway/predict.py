@@ -29,14 +29,13 @@ router = APIRouter()
         504: {"description": "The predictor did not answer in time"},
     },
 )
-async def predict(
-    request: Request, trace_id: RequestId, _caller: Caller, interval: body.IntervalLevel = None
-) -> Response:
+async def predict(request: Request, trace_id: RequestId, _caller: Caller) -> Response:
     """One district, or `{"records": [...]}`: one price per record, in order; with
     `?interval=`, a range per record as well."""
     trace = {"X-Request-ID": trace_id}
     state = request.app.state
     try:
+        interval = body.read_interval(request)
         await body.read_records(request, state.settings.max_records)
     except body.BadBody as bad:
         bad.response.headers.update(trace)

@@ -24,7 +24,7 @@ _encode = msgspec.json.Encoder().encode
         503: {"description": "No model is loaded yet; see Retry-After"},
     },
 )
-async def predict(request: Request, interval: body.IntervalLevel = None) -> Response:
+async def predict(request: Request) -> Response:
     """One district, or `{"records": [...]}`: one price per record, in order; with
     `?interval=`, a range per record as well."""
     state = request.app.state
@@ -33,6 +33,7 @@ async def predict(request: Request, interval: body.IntervalLevel = None) -> Resp
     trace_id = caller_request_id(request)
     trace = {"X-Request-ID": trace_id} if trace_id else None
     try:
+        interval = body.read_interval(request)
         records = await body.read_records(request, state.settings.max_records)
     except body.BadBody as bad:
         bad.response.headers.update(trace or {})

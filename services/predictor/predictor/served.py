@@ -65,8 +65,8 @@ class ServedModel:
         predictions = self._predict(records)
         if interval is None:
             return {"predictions": predictions.tolist()}
-        bounds = intervals.bounds(predictions, self.interval_scores, interval)
-        return {"predictions": predictions.tolist(), "intervals": bounds.tolist()}
+        bounds = intervals.pairs(predictions, self.interval_scores, interval)
+        return {"predictions": predictions.tolist(), "intervals": bounds}
 
     def _predict(self, records: list) -> np.ndarray:
         numeric = np.array(list(map(_NUMERIC_OF, records)), dtype=np.float64)  # None -> NaN

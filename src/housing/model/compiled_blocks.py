@@ -192,6 +192,10 @@ class Branch:
 
     args: native.BranchArgs
     parts: tuple  # the imputer and the blocks, whose arrays `args` points into
+    ref: object = field(init=False, repr=False)  # ctypes.byref(args), made once
+
+    def __post_init__(self):
+        object.__setattr__(self, "ref", ctypes.byref(self.args))
 
     @classmethod
     def of(cls, impute: Impute, blocks: tuple) -> Branch | None:
@@ -212,9 +216,8 @@ class Branch:
     def __call__(self, numeric: np.ndarray, rows: np.ndarray) -> None:
         numeric = np.ascontiguousarray(numeric, dtype=np.float64)
         failed = native.KERNEL.branch_rows(
-            ctypes.byref(self.args), _pointer(numeric), numeric.shape[0], _pointer(rows),
-            rows.shape[1],
-        )  # fmt: skip
+            self.ref, _pointer(numeric), numeric.shape[0], _pointer(rows), rows.shape[1]
+        )
         if failed:
             raise ValueError("the neighbour kernel refused its ks")
 

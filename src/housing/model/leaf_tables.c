@@ -96,6 +96,7 @@ struct leaf_tables {
     const int64_t *depths;     /* per WALK_LANES trees, the deepest leaf's depth */
     const uint8_t *code_slots; /* (categories + 1, n_onehot) */
     int64_t n_onehot;
+    int64_t n_codes; /* category codes run from 0 to n_codes - 1 */
 };
 
 /* Up to this many rows, each row walks every tree instead (walk_rows). */
@@ -146,7 +147,8 @@ static void walk_rows(const struct leaf_tables *m, const double *X, int64_t n_ro
 
 /*
  * X: (n_rows, n_cols) scaled numeric columns, row-major, no NaN; codes: (n_rows,) category codes.
- * rows: scratch of n_rows * (k + 1) table-row indices. out: (n_rows,).
+ * rows: scratch of n_rows * (k + 1) table-row indices. out: (n_rows,). Returns 0, or -1 (and
+ * computes nothing) when a code is out of range: codes index the tables.
  * A few rows walk the trees; more go through the tables: each row's position among each
  * feature's thresholds is found once, then the trees are taken TREE_BLOCK at a time, over all
  * rows. Either way each row's sum adds the trees in order from the baseline, as scikit-learn
@@ -155,11 +157,14 @@ static void walk_rows(const struct leaf_tables *m, const double *X, int64_t n_ro
  * it (the AND loops run faster), plain x86-64 elsewhere, so one image runs on every host.
  */
 CPU_VARIANTS
-void leaf_tables_predict(const struct leaf_tables *m, const double *X, int64_t n_rows,
-                         int64_t n_cols, const int64_t *codes, int64_t *rows, double *out) {
+int leaf_tables_predict(const struct leaf_tables *m, const double *X, int64_t n_rows,
+                        int64_t n_cols, const int64_t *codes, int64_t *rows, double *out) {
+    for (int64_t r = 0; r < n_rows; r++)
+        if (codes[r] < 0 || codes[r] >= m->n_codes)
+            return -1;
     if (n_rows <= WALK_ROWS) {
         walk_rows(m, X, n_rows, n_cols, codes, out);
-        return;
+        return 0;
     }
     int64_t k = m->k;
     for (int64_t r = 0; r < n_rows; r++) {
@@ -178,4 +183,5 @@ void leaf_tables_predict(const struct leaf_tables *m, const double *X, int64_t n
         for (int64_t r = 0; r < n_rows; r++)
             out[r] = pass(slice, rows + r * (k + 1), k, trees, values, out[r]);
     }
+    return 0;
 }

@@ -39,7 +39,7 @@ class LeafTablesArgs(ctypes.Structure):
         ("features", _ptr), ("k", _i64), ("thresholds", _ptr), ("width", _i64),
         ("offsets", _ptr), ("blocked", _ptr), ("table_rows", _i64), ("n_trees", _i64),
         ("leaf_values", _ptr), ("baseline", _f64), ("nodes", _ptr), ("depths", _ptr),
-        ("code_slots", _ptr), ("n_onehot", _i64),
+        ("code_slots", _ptr), ("n_onehot", _i64), ("n_codes", _i64),
     ]  # fmt: skip
 
 
@@ -96,7 +96,8 @@ def load(library_path: Path = LIBRARY, sources: tuple[Path, ...] = SOURCES) -> c
     for name, argtypes in signatures.items():
         function = getattr(library, name)
         function.argtypes = argtypes
-        function.restype = ctypes.c_int if name in ("neighbour_columns", "branch_rows") else None
+        returns_status = ("neighbour_columns", "branch_rows", "leaf_tables_predict")
+        function.restype = ctypes.c_int if name in returns_status else None
     return library
 
 
@@ -109,6 +110,7 @@ class Bound:
 
     arrays: tuple[np.ndarray, ...]  # kept alive: `args` points into them
     args: LeafTablesArgs
+    ref: object  # ctypes.byref(args), made once
     n_features: int  # the numeric columns the trees split on
     n_codes: int  # category codes run from 0 to n_codes - 1
     min_columns: int  # X must have more columns than the highest feature the trees split on
@@ -118,19 +120,20 @@ class Bound:
         X = np.ascontiguousarray(X, dtype=np.float64)
         codes = np.ascontiguousarray(codes, dtype=np.int64)
         n_rows = X.shape[0]
-        # The kernel indexes memory with these: check them here, where a mistake is an exception.
-        if codes.shape != (n_rows,) or (
-            n_rows and not 0 <= codes.min() <= codes.max() < self.n_codes
-        ):
-            raise ValueError("category codes out of range")
+        # The kernel indexes memory with these: checked here (shapes) and by the kernel (each
+        # code), where a mistake is an exception.
+        if codes.shape != (n_rows,):
+            raise ValueError("one category code per row")
         if X.shape[1] < self.min_columns:
             raise ValueError(f"X has {X.shape[1]} columns, the trees split on more")
         rows = np.empty((n_rows, self.n_features + 1), dtype=np.int64)
         out = np.empty(n_rows, dtype=np.float64)
-        KERNEL.leaf_tables_predict(
-            ctypes.byref(self.args), X.ctypes.data, n_rows, X.shape[1], codes.ctypes.data,
-            rows.ctypes.data, out.ctypes.data,
+        refused = KERNEL.leaf_tables_predict(
+            self.ref, X.ctypes.data, n_rows, X.shape[1], codes.ctypes.data, rows.ctypes.data,
+            out.ctypes.data,
         )  # fmt: skip
+        if refused:
+            raise ValueError("category codes out of range")
         return out
 
 
@@ -174,11 +177,12 @@ def bind(tables) -> Bound | None:
         features.ctypes.data, len(features), thresholds.ctypes.data, thresholds.shape[1],
         offsets.ctypes.data, table.ctypes.data, table.shape[1], n_trees,
         leaf_values.ctypes.data, float(tables.baseline), nodes.ctypes.data, depths.ctypes.data,
-        code_slots.ctypes.data, code_slots.shape[1],
+        code_slots.ctypes.data, code_slots.shape[1], n_codes,
     )  # fmt: skip
     return Bound(
         arrays=arrays,
         args=args,
+        ref=ctypes.byref(args),
         n_features=len(features),
         n_codes=n_codes,
         min_columns=int(features.max()) + 1 if len(features) else 0,
