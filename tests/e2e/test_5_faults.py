@@ -29,11 +29,13 @@ def ready_predictors(gateway: str) -> int:
 
 @pytest.fixture
 def two_predictors(gateway):
-    compose("up", "-d", "--wait", "--scale", "predictor=2", "--no-recreate")
+    # Only the predictors: a bare `up` also starts the exited trainer job again, and `--wait`
+    # then fails when that job exits, however well.
+    compose("up", "-d", "--wait", "--scale", "predictor=2", "--no-recreate", "predictor")
     assert len(predictors()) == 2
     wait_until(lambda: ready_predictors(gateway) == 2, 30, "the gateway seeing both replicas")
     yield predictors()
-    compose("up", "-d", "--wait", "--scale", "predictor=1")
+    compose("up", "-d", "--wait", "--scale", "predictor=1", "predictor")
 
 
 def upstream_counts(gateway: str) -> dict[str, float]:
