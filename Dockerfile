@@ -106,6 +106,7 @@ COPY --from=env-gateway /opt/venv /opt/venv
 COPY src/housing/__init__.py src/housing/contract.py src/housing/defaults.py \
      src/housing/secret_files.py /app/src/housing/
 COPY src/housing/web /app/src/housing/web
+COPY src/housing/predictions /app/src/housing/predictions
 COPY services/gateway/gateway /app/services/gateway/gateway
 ENV SERVICE=gateway \
     GATEWAY_HOST=0.0.0.0 \

@@ -67,11 +67,14 @@ stack-down:  ## stop the compose stack (volumes kept; `docker compose down -v` d
 e2e: export GATEWAY_RATE_PER_S ?= 5000
 e2e: export GATEWAY_RATE_BURST ?= 10000
 e2e: export TRAIN_PARAMS ?= train.max_iter=150
+# A small buffer, so that the prediction log's outage in chaos overflows it (tests/e2e/test_5).
+e2e: export PREDICTION_LOG_BUFFER_ROWS ?= 500
 e2e: stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
 
 chaos: export GATEWAY_RATE_PER_S ?= 5000
 chaos: export GATEWAY_RATE_BURST ?= 10000
+chaos: export PREDICTION_LOG_BUFFER_ROWS ?= 500
 chaos: stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
 
@@ -93,7 +96,7 @@ images/%.png: docs/%.dot
 	dot -Tpng -Gdpi=110 $< -o $@
 
 clean:  ## remove pipeline outputs and the local MLflow store (not the raw data)
-	rm -rf data/prepared models metrics mlflow.db mlruns mlartifacts .dvc/cache
+	rm -rf data/prepared models metrics mlflow.db mlruns mlartifacts .dvc/cache predictions.db*
 
 bench: pipeline  ## predictor and gateway vs `mlflow models serve` (writes bench/results/bench.json)
 	python -m bench.run

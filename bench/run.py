@@ -12,7 +12,8 @@ Also: a 10,000-row batch against mlflow's /invocations and the predictor's /pred
 its cache with the tracking server unreachable; and the gateway with its own transport against
 the same gateway with httpx's default one (gateway CPU per request, the A/B that keeps
 gateway/transport.py); and, where Debian's caddy is installed, the TLS edge in front of a gateway
-(services/edge/Caddyfile over HTTPS: what the edge costs a request).
+(services/edge/Caddyfile over HTTPS: what the edge costs a request); and what the prediction
+log costs the predictor (`--only log`; bench/log_cost.py).
 
 The predictor, gateway and hello-world run from bench/.venv-serve, synced from uv.lock with only
 their extras, as their images are; mlflow runs from the dev venv.
@@ -35,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import hostile
+from bench.log_cost import measure_log_cost
 from bench.measure import batch_seconds, measure, server, wait_ready
 from housing import defaults
 from housing.contract import EXAMPLE_RECORD, FEATURES
@@ -80,15 +82,22 @@ def serving_python() -> str:
     return str(SERVE_VENV / "bin/python")
 
 
-def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: list) -> list:
-    mlflow_body = json.dumps({"dataframe_records": [EXAMPLE_RECORD]})
-    single = json.dumps(EXAMPLE_RECORD)
-    predictor_env = {
+def predictor_settings(tracking: str, model_uri: str, cache: Path) -> dict[str, str]:
+    """The predictor's environment in every contender; its prediction log off (the log's cost is
+    measured on its own: bench/log_cost.py)."""
+    return {
         "MLFLOW_TRACKING_URI": tracking,
         "HOUSING_MODEL_NAME": model_uri.split("/")[1],
         "PREDICTOR_CACHE_DIR": str(cache),
         "PREDICTOR_POLL_INTERVAL_S": "3600",
+        "PREDICTION_LOG_URL": "",
     }
+
+
+def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: list) -> list:
+    mlflow_body = json.dumps({"dataframe_records": [EXAMPLE_RECORD]})
+    single = json.dumps(EXAMPLE_RECORD)
+    predictor_env = predictor_settings(tracking, model_uri, cache)
 
     def predictor() -> Server:
         return Server("predictor", [serve_py, "-m", "predictor"], dict(predictor_env))
@@ -268,20 +277,21 @@ def main() -> None:
     no_jobs = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with server(tracking_cmd, no_jobs, work / "tracking.log", core=None):
         wait_ready(f"http://{defaults.LOCAL_HOST}:{tracking.port}/health")
-        table = contenders(
-            f"http://{defaults.LOCAL_HOST}:{tracking.port}",
-            f"models:/{name}/{champion.version}",
-            work / "cache",
-            serving_python(),
-            rows,
-        )
-        wanted = set(args.only.split(",")) if args.only else {c.key for c in table}
+        tracking_url = f"http://{defaults.LOCAL_HOST}:{tracking.port}"
+        model_uri = f"models:/{name}/{champion.version}"
+        serve_py = serving_python()
+        table = contenders(tracking_url, model_uri, work / "cache", serve_py, rows)
+        wanted = set(args.only.split(",")) if args.only else {c.key for c in table} | {"log"}
         for c in table:
             if c.key in wanted:
                 results[c.key] = run_contender(c, args, work)
         if "predictor" in wanted:
             first = next(c for c in table if c.key == "predictor")
             results["predictor"]["ready_from_cache_s"] = ready_from_cache(first, work)
+        if "log" in wanted:
+            env = predictor_settings(tracking_url, model_uri, work / "cache")
+            body = json.dumps(EXAMPLE_RECORD)
+            results["prediction_log"] = measure_log_cost(serve_py, env, body, args, work)
     summarize(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -336,6 +346,17 @@ def print_table(results: dict) -> None:
         print(
             f"an interval costs the predictor {results['interval_cpu_extra']:+.0%} CPU per request"
         )
+    log = results.get("prediction_log")
+    if log:
+        print(f"\nthe prediction log, {len(log['off']['rps_runs'])} alternating rounds (medians):")
+        for store in ("off", "sqlite", "postgresql"):
+            r = log[store]
+            cost = f", {r['throughput_cost']:.1%} fewer req/s" if "throughput_cost" in r else ""
+            runs = " / ".join(f"{x:.0f}" for x in r["rps_runs"])
+            print(
+                f"  log {store}: {r['rps']:.0f} req/s ({runs}), "
+                f"{r['own_cpu_ms_per_request']:.3f} ms CPU/req, p99 {r['p99_ms']:.2f} ms{cost}"
+            )
     if "transport_cpu_saved" in results:
         g, h = results["gateway"], results["gateway_httpx"]
         print(

@@ -89,13 +89,33 @@ cat <<EOT
   curl -s http://127.0.0.1:$GATEWAY_PORT/predict -H 'X-API-Key: $KEY' \\
        -H 'Content-Type: application/json' -d '$body'
 
+  Every prediction is logged in ${PREDICTION_LOG_URL:-predictions.db}; its real price goes back with
+  curl -s http://127.0.0.1:$GATEWAY_PORT/feedback -H 'X-API-Key: $KEY' \\
+       -H 'Content-Type: application/json' -d '{"request_id": "<its request_id>", "actuals": [452600]}'
+  and \`housing feedback export -o feedback.csv\` writes the labelled ones.
+
 Logs in .demo/. Ctrl-C stops everything.
 EOT
 
 if [ "${DEMO_SMOKE:-0}" = "1" ]; then
-  curl -sf "http://127.0.0.1:$GATEWAY_PORT/predict" -H "X-API-Key: $KEY" \
-    -H 'Content-Type: application/json' -d "$body"
-  echo; echo "demo smoke: a prediction came back through the gateway"
+  answer="$(curl -sf "http://127.0.0.1:$GATEWAY_PORT/predict" -H "X-API-Key: $KEY" \
+    -H 'Content-Type: application/json' -d "$body")"
+  echo "$answer"
+  echo "demo smoke: a prediction came back through the gateway"
+  rid="$(python -c 'import json, sys; print(json.loads(sys.argv[1])["request_id"])' "$answer")"
+  # The record reaches the log within the writer's flush interval: until then, a 404.
+  for _ in $(seq 1 40); do
+    status="$(curl -s -o .demo/feedback.json -w '%{http_code}' "http://127.0.0.1:$GATEWAY_PORT/feedback" \
+      -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
+      -d "{\"request_id\": \"$rid\", \"actuals\": [452600]}")"
+    [ "$status" = 202 ] && break
+    sleep 0.25
+  done
+  [ "$status" = 202 ] || { echo "demo smoke: feedback answered $status" >&2; cat .demo/feedback.json >&2; exit 1; }
+  echo "demo smoke: its actual was recorded (request $rid)"
+  housing feedback export -o .demo/feedback.csv
+  grep -q ",452600.0,NEAR BAY$" .demo/feedback.csv
+  echo "demo smoke: the labelled prediction is in the export"
   exit 0
 fi
 wait

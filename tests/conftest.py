@@ -69,6 +69,19 @@ def postgres_uri():
 
 
 @pytest.fixture(scope="session")
+def predictions_pg_url(postgres_uri):
+    """A database of its own for the prediction log, on the suite's PostgreSQL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(postgres_uri, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("CREATE DATABASE predictions"))
+    engine.dispose()
+    return make_url(postgres_uri).set(database="predictions").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint(services_dir):
     from tests.support.services import moto_s3
 
@@ -176,6 +189,7 @@ def predictor(registered, tmp_path_factory):
     with service("predictor", env, log, ready_path="/health/ready") as (url, proc, metrics):
         with httpx.Client(base_url=url, timeout=30) as client:
             yield {
+                "log_url": env["PREDICTION_LOG_URL"],
                 "url": url,
                 "client": client,
                 "cache": cache,
@@ -188,7 +202,11 @@ def predictor(registered, tmp_path_factory):
 @pytest.fixture(scope="session")
 def gateway_url(predictor, tmp_path_factory):
     """A real gateway process in front of the real predictor."""
-    env = {"PREDICTOR_URLS": predictor["url"], "GATEWAY_API_KEYS": GATEWAY_KEY}
+    env = {
+        "PREDICTOR_URLS": predictor["url"],
+        "GATEWAY_API_KEYS": GATEWAY_KEY,
+        "PREDICTION_LOG_URL": predictor["log_url"],  # /feedback: the predictor's own log
+    }
     log = tmp_path_factory.mktemp("gw") / "gateway.log"
     with service("gateway", env, log, "/health/ready", port_var="GATEWAY_PORT") as (url, _, _):
         yield url

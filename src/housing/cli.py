@@ -14,6 +14,8 @@ from housing.settings import get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(no_args_is_help=True, help="Get and check the raw data set.")
 app.add_typer(data_app, name="data")
+feedback_app = typer.Typer(no_args_is_help=True, help="The real prices posted back (/feedback).")
+app.add_typer(feedback_app, name="feedback")
 
 # The stages' default paths: dvc.yaml passes each one explicitly; these serve a person at a prompt.
 RAW = Path("data/raw/housing.csv")
@@ -159,6 +161,23 @@ def promote(
 
     previous = _guard(move)
     typer.echo(f"{settings.model_name}: champion v{previous or '-'} -> v{version} ({reason})")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV to write")] = Path("feedback.csv"),
+):
+    """Write the labelled predictions (PREDICTION_LOG_URL) as a CSV in the raw data's columns."""
+    from housing.predictions.export import export
+    from housing.predictions.settings import PredictionLogSettings
+    from housing.secret_files import export_from_files
+
+    _guard(export_from_files)  # PGPASSWORD_FILE, in the stack
+    settings = PredictionLogSettings()
+    if not settings.enabled:
+        fail("PREDICTION_LOG_URL is empty: there is no prediction log to export")
+    count = _guard(lambda: export(settings.url, out))
+    typer.echo(f"{out}: {count} labelled predictions")
 
 
 def _guard(action):

@@ -35,6 +35,8 @@ NUMERIC_BOUNDS: dict[str, tuple[float, bool, float | None]] = {
 NUMERIC: tuple[str, ...] = tuple(NUMERIC_BOUNDS)
 NULLABLE: frozenset[str] = frozenset({"total_bedrooms"})
 FEATURES: tuple[str, ...] = (*NUMERIC, CATEGORICAL)
+# The raw CSV's columns, in its order (and of what `housing feedback export` writes).
+RAW_COLUMNS: tuple[str, ...] = (*NUMERIC, TARGET, CATEGORICAL)
 
 OceanProximity = Literal["<1H OCEAN", "INLAND", "ISLAND", "NEAR BAY", "NEAR OCEAN"]
 

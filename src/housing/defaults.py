@@ -13,6 +13,8 @@ EXPERIMENT_NAME = "housing"
 
 # Embedded default for a run without a server: a SQLite file in the working directory.
 LOCAL_TRACKING_URI = "sqlite:///mlflow.db"
+# The prediction log, embedded the same way (the stack sets PREDICTION_LOG_URL to its PostgreSQL).
+LOCAL_PREDICTION_LOG_URL = "sqlite:///predictions.db"
 
 # Where each service listens (inside the stack; compose publishes only the gateway and the UI).
 LOCAL_HOST = "127.0.0.1"

@@ -14,8 +14,10 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 # MLflow's, boto3's and PostgreSQL's own names, and the stack's MLflow users (services/mlflow).
+# PGPASSWORD is libpq's: the prediction log's password (housing.predictions.store).
 FILE_BACKED = (
     "POSTGRES_PASSWORD",
+    "PGPASSWORD",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "MLFLOW_TRACKING_PASSWORD",

@@ -25,6 +25,7 @@ SECRETS = {
     "mlflow_admin_password": "aws-test-admin",
     "mlflow_trainer_password": "aws-test-trainer",
     "mlflow_predictor_password": "aws-test-predictor",
+    "predictions_db_password": "aws-test-predictions",
 }
 
 

@@ -96,6 +96,7 @@ def env_file(tmp_path_factory):
         "MLFLOW_ADMIN_PASSWORD=deploy-test-mlflow-admin",
         "MLFLOW_TRAINER_PASSWORD=deploy-test-mlflow-trainer",
         "MLFLOW_PREDICTOR_PASSWORD=deploy-test-mlflow-predictor",
+        "PREDICTIONS_DB_PASSWORD=deploy-test-predictions",
         f"HTTP_PORT={HTTP_PORT}",
         f"HTTPS_PORT={HTTPS_PORT}",
         f"MLFLOW_UI_PORT={MLFLOW_PORT}",

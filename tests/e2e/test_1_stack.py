@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import httpx
 
 from housing import defaults
 from housing.contract import EXAMPLE_RECORD
-from tests.e2e.conftest import admin_auth, compose, compose_ps, predictor_get
+from tests.e2e.conftest import admin_auth, compose, compose_ps, predictor_get, wait_until
 from tests.support.edge import predict
 
 OURS = ("mlflow", "trainer", "predictor", "gateway")
@@ -110,3 +111,65 @@ def test_dvc_push_and_pull_against_the_stack_remote():
     )
     out = compose("run", "--rm", "--no-deps", "--entrypoint", "sh", "trainer", "-c", script)
     assert "8a3727f4cf54ac1a327f69b1d5b4db54c5834ea81c6e4efc0d163300022a685e" in out.stdout
+
+
+def log_query(sql: str) -> list[list[str]]:
+    """Rows of a query on the prediction log, through psql in its own container."""
+    out = compose(
+        "exec", "-T", "predictions-db", "psql", "-U", "predictions", "-d", "predictions",
+        "-h", "127.0.0.1", "-At", "-F", "\t", "-c", sql,
+    ).stdout  # fmt: skip
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def test_a_prediction_is_logged_and_its_actual_joined_to_it(gateway, api_key):
+    """Through the edge as a client: the log's row holds what the response said; the actual
+    posted back is joined to it, and `housing feedback export` in the stack writes it."""
+    cheaper = {**EXAMPLE_RECORD, "median_income": 2.0}
+    answer = httpx.post(
+        f"{gateway}/predict?interval=0.8",
+        json={"records": [EXAMPLE_RECORD, cheaper]},
+        headers={"X-API-Key": api_key},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    said = answer.json()
+    rid = said["request_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", rid)  # the gateway's own id: safe inside the SQL text
+    query = (
+        "SELECT record_index, median_income, prediction, interval_level, interval_low, "  # noqa: S608
+        f"interval_high, model_version FROM predictions WHERE request_id = '{rid}' "
+        "ORDER BY record_index"
+    )
+    rows = wait_until(lambda: log_query(query), 30, "the request's rows in the log")
+    assert len(rows) == 2
+    for row, income, price, (low, high) in zip(
+        rows, [8.3252, 2.0], said["predictions"], said["intervals"], strict=True
+    ):
+        assert float(row[1]) == income and float(row[2]) == price
+        assert (float(row[3]), float(row[4]), float(row[5])) == (0.8, low, high)
+        assert row[6] == said["model"]["version"]
+
+    posted = httpx.post(
+        f"{gateway}/feedback",
+        json={"request_id": rid, "actuals": [452_600, 151_000]},
+        headers={"X-API-Key": api_key},
+        timeout=10,
+    )
+    assert posted.status_code == 202, posted.text
+    joined = log_query(
+        "SELECT p.record_index, a.actual FROM predictions p JOIN actuals a "  # noqa: S608
+        "USING (request_id, record_index) "
+        f"WHERE p.request_id = '{rid}' ORDER BY p.record_index"
+    )
+    assert joined == [["0", "452600"], ["1", "151000"]]
+
+    exported = compose(
+        "run", "--rm", "--no-deps", "trainer", "sh", "-c",
+        "housing feedback export -o /tmp/feedback.csv && cat /tmp/feedback.csv",
+        timeout=300,
+    ).stdout  # fmt: skip
+    lines = exported.strip().splitlines()
+    assert lines[0].startswith("longitude,latitude") and lines[0].count(",") == 9
+    assert any(line.endswith(",151000.0,NEAR BAY") for line in lines[1:]), lines[-3:]
+    print(f"\nlogged {rid}: 2 rows as answered; actuals joined; export: {len(lines) - 1} rows")

@@ -3,6 +3,7 @@ the stores stopped, a graceful stop. Each test prints what it measured."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -135,6 +136,61 @@ def test_stores_stopped_predictions_go_on(store, gateway, api_key, registry, mlf
     # The failed trainer registered nothing (retried: a restarted mlflow may drop a connection).
     wait_until(lambda: registry.versions() == versions, 60, "the same registered versions")
     print(f"\n{store} stopped: {len(load.results)} requests, 0 failed; trainer: {message}")
+
+
+def test_the_prediction_log_down_loses_no_request(gateway, api_key):
+    """predictions-db stopped under steady load: every request answered, the buffer fills and
+    overflows (counted as dropped), feedback is a 503, and the buffer is written once it is back.
+
+    make e2e/chaos set PREDICTION_LOG_BUFFER_ROWS low, so that the outage overflows it."""
+    buffer_rows = int(os.environ["PREDICTION_LOG_BUFFER_ROWS"])
+    dropped = predictor_metric("predictor_log_dropped_total")
+    with SteadyLoad(gateway, api_key) as load:
+        compose("stop", "predictions-db")
+        stopped_at = time.monotonic()
+        load.wait_for(buffer_rows + 300, timeout_s=120)  # more than the buffer holds
+        during = httpx.post(
+            f"{gateway}/feedback",
+            json={"request_id": "any", "actuals": [1.0]},
+            headers={"X-API-Key": api_key},
+            timeout=30,
+        )
+        held = predictor_metric("predictor_log_buffered")
+        written = predictor_metric("predictor_log_written_total")
+        compose("start", "predictions-db")
+        down_s = time.monotonic() - stopped_at
+        wait_until(
+            lambda: predictor_metric("predictor_log_written_total") >= written + held,
+            60,
+            "the held records written once the log is back",
+        )
+        load.wait_for(50)
+        marker = httpx.post(
+            f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": api_key}, timeout=10
+        ).json()["request_id"]
+        again = wait_until(
+            lambda: (
+                httpx.post(
+                    f"{gateway}/feedback",
+                    json={"request_id": marker, "actuals": [400_000]},
+                    headers={"X-API-Key": api_key},
+                    timeout=10,
+                ).status_code
+                == 202
+            ),
+            30,
+            "feedback on a request made after the log came back",
+        )
+    lost = predictor_metric("predictor_log_dropped_total") - dropped
+    assert load.failed() == 0, load.failed_statuses()
+    assert during.status_code == 503 and during.headers.get("retry-after"), during.text
+    assert held >= buffer_rows * 0.9, held  # the buffer was full, or nearly, when it came back
+    assert lost > 0 and again
+    print(
+        f"\nprediction log down {down_s:.1f}s: {len(load.results)} requests, 0 failed; "
+        f"{held:.0f} records held then written, {lost:.0f} dropped (buffer {buffer_rows}); "
+        f"feedback 503 meanwhile, 202 after"
+    )
 
 
 def test_sigterm_lets_requests_in_flight_finish(gateway, api_key):

@@ -127,12 +127,14 @@ def _addresses(service: str) -> list[str]:
     return [n["IPAddress"] for n in networks.values() if n.get("IPAddress")]
 
 
-def test_the_gateway_reaches_the_predictors_and_nothing_behind_them():
+def test_the_gateway_reaches_the_predictors_the_log_and_nothing_behind_them():
     stores = [("mlflow", defaults.MLFLOW_PORT), ("postgres", 5432), ("s3", 9000)]
     # By address too, on every network each store is on: not only the names are hidden.
     by_address = [(ip, port) for name, port in stores for ip in _addresses(name)]
-    seen = _connect_from("gateway", [("predictor", defaults.PREDICTOR_PORT), *stores, *by_address])
+    wanted = [("predictor", defaults.PREDICTOR_PORT), ("predictions-db", 5432)]
+    seen = _connect_from("gateway", [*wanted, *stores, *by_address])
     assert seen.pop(f"predictor:{defaults.PREDICTOR_PORT}") == "open"
+    assert seen.pop("predictions-db:5432") == "open"  # POST /feedback
     assert "open" not in seen.values(), seen
     print(f"\ngateway -> {seen}")
 
@@ -152,6 +154,14 @@ def test_the_edge_reaches_the_gateway_and_nothing_behind_it():
         # wget exits 8 on an HTTP error status: the connection was made.
         seen[f"{host}:{port}"] = "open" if probe.returncode in (0, 8) else "closed"
     assert seen.pop(f"gateway:{defaults.GATEWAY_PORT}") == "open"
+    assert "open" not in seen.values(), seen
+
+
+def test_mlflow_cannot_reach_the_prediction_log():
+    """The log is a PostgreSQL of its own, on a network MLflow is not on: not by name, not by
+    any of its addresses."""
+    targets = [("predictions-db", 5432), *((ip, 5432) for ip in _addresses("predictions-db"))]
+    seen = _connect_from("mlflow", targets)
     assert "open" not in seen.values(), seen
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from housing.predictions.settings import PredictionLogSettings
 
 KEY = "k-test-0123456789abcdef"
 PREDICTION = {  # request_id is added per request, as the predictor does
@@ -66,8 +67,10 @@ class FakePredictors:
 
 
 @asynccontextmanager
-async def gateway(fake: FakePredictors, **overrides):
-    app = create_app(settings(**overrides), transport=httpx.MockTransport(fake))
+async def gateway(fake: FakePredictors, log_url: str = "", **overrides):
+    """The app in process; its prediction log (/feedback) at `log_url`, none by default."""
+    log_settings = PredictionLogSettings(url=log_url)
+    app = create_app(settings(**overrides), httpx.MockTransport(fake), log_settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:

@@ -32,7 +32,10 @@ def service(
 
 
 def predictor_env(tracking_uri: str, model_name: str, cache_dir: Path, **extra) -> dict:
+    """A predictor's environment; its prediction log is a SQLite file beside its cache."""
+    log = cache_dir.with_name(f"{cache_dir.name}-predictions.db")
     return {
+        "PREDICTION_LOG_URL": f"sqlite:///{log}",
         "MLFLOW_TRACKING_URI": tracking_uri,
         "HOUSING_MODEL_NAME": model_name,
         "PREDICTOR_CACHE_DIR": str(cache_dir),

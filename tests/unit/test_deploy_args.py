@@ -140,4 +140,6 @@ def test_the_swarm_dry_run_on_aws_has_no_s3_service(aws_env_file):
     assert done.returncode == 0, done.stderr
     services = {line.split()[1].rstrip(":") for line in done.stdout.splitlines()
                 if line.startswith("[dry-run]   ")}  # fmt: skip
-    assert services == {"edge", "gateway", "mlflow", "postgres", "predictor", "trainer"}
+    assert services == {
+        "edge", "gateway", "mlflow", "postgres", "predictions-db", "predictor", "trainer"
+    }  # fmt: skip

@@ -35,6 +35,7 @@ def secrets(tmp_path, monkeypatch):
         "mlflow_admin_password",
         "mlflow_trainer_password",
         "mlflow_predictor_password",
+        "predictions_db_password",
     ):
         (folder / name).write_text(f"{name}-value-0123456789")  # fmt: skip
     monkeypatch.setenv("SECRETS_DIR", str(folder))
@@ -55,12 +56,23 @@ def test_the_rendered_stack_is_what_docker_stack_deploy_reads(secrets, tmp_path)
     )
     assert checked.returncode == 0, checked.stderr
     services = stack["services"]
-    assert set(services) == {"postgres", "s3", "mlflow", "trainer", "predictor", "gateway", "edge"}
+    assert set(services) == {
+        "postgres",
+        "predictions-db",
+        "s3",
+        "mlflow",
+        "trainer",
+        "predictor",
+        "gateway",
+        "edge",
+    }
     for name, service in services.items():
         assert not set(service) & set(swarm.DROPPED), name
         assert all("host_ip" not in port for port in service.get("ports", [])), name
         assert service["deploy"]["resources"]["limits"], name
     assert services["trainer"]["deploy"]["mode"] == "replicated-job"
+    data_node = ["node.labels.housing.data == true"]
+    assert services["predictions-db"]["deploy"]["placement"]["constraints"] == data_node
     assert services["edge"]["deploy"]["mode"] == "global"
     assert {p["mode"] for p in services["edge"]["ports"]} == {"host"}
     for name in ("predictor", "gateway"):

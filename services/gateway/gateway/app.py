@@ -13,12 +13,13 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway import health, playground, predict
+from gateway import feedback, health, playground, predict
 from gateway.auth import ApiKeys, RateLimiter
 from gateway.forward import Forwarder
 from gateway.replicas import ReplicaSet
 from gateway.settings import GatewaySettings
 from gateway.transport import LeanTransport
+from housing.predictions.settings import PredictionLogSettings
 from housing.web.runtime import settle_heap
 from housing.web.service import service_app
 
@@ -26,16 +27,19 @@ log = logging.getLogger("gateway")
 
 
 def create_app(
-    settings: GatewaySettings | None = None, transport: httpx.AsyncBaseTransport | None = None
+    settings: GatewaySettings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    log_settings: PredictionLogSettings | None = None,
 ) -> FastAPI:
     """`transport` replaces the network (httpx.MockTransport in tests, httpx's own in the bench)."""
     settings = settings or GatewaySettings()
+    log_settings = log_settings or PredictionLogSettings()
     transport = transport or LeanTransport()
     app = service_app(
         "gateway",
         "Predict California district house prices. Send your key in X-API-Key.",
         _lifespan,
-        [predict.router, health.router, playground.router],
+        [predict.router, feedback.router, health.router, playground.router],
         settings.max_body_bytes,
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
@@ -56,6 +60,13 @@ def create_app(
         resolve=settings.resolve_replicas,
     )
     state.forwarder = Forwarder(state.replicas, transport, timeout, registry)
+    state.feedback = (
+        feedback.FeedbackStore(
+            log_settings.url, log_settings.connect_timeout_s, settings.max_records
+        )
+        if log_settings.enabled
+        else None
+    )
 
     if settings.cors_origins:
         app.add_middleware(
@@ -81,3 +92,5 @@ async def _lifespan(app: FastAPI):
     yield
     await state.replicas.stop()
     await state.client.aclose()
+    if state.feedback is not None:
+        state.feedback.close()

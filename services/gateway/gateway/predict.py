@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from gateway.forward import UpstreamFailed, UpstreamTimeout
 from gateway.replicas import NoUpstream
-from gateway.security import Caller, RequestId
+from gateway.security import CALLER_RESPONSES, Caller, RequestId
 from housing.contract import PredictResponse
 from housing.web import body
 from housing.web.errors import error_response
@@ -22,8 +22,7 @@ router = APIRouter()
     response_model=PredictResponse,
     responses={
         **body.ERROR_RESPONSES,
-        401: {"description": "Missing or invalid API key"},
-        429: {"description": "Rate limit exceeded; see Retry-After"},
+        **CALLER_RESPONSES,
         502: {"description": "The predictors failed"},
         503: {"description": "No predictor is ready; see Retry-After"},
         504: {"description": "The predictor did not answer in time"},

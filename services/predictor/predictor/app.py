@@ -6,7 +6,10 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
+from housing.predictions.settings import PredictionLogSettings
+from housing.predictions.writer import PredictionLog
 from housing.web.service import service_app
 from predictor import predict, status
 from predictor.manager import ModelManager
@@ -14,8 +17,11 @@ from predictor.settings import PredictorSettings
 from predictor.store import ModelStore
 
 
-def create_app(settings: PredictorSettings | None = None) -> FastAPI:
+def create_app(
+    settings: PredictorSettings | None = None, log_settings: PredictionLogSettings | None = None
+) -> FastAPI:
     settings = settings or PredictorSettings()
+    log_settings = log_settings or PredictionLogSettings()
     app = service_app(
         "predictor",
         "Serves the registry's champion of the California housing price model.",
@@ -28,12 +34,22 @@ def create_app(settings: PredictorSettings | None = None) -> FastAPI:
     app.state.settings = settings
     registry = app.state.metrics_registry
     app.state.manager = ModelManager(ModelStore(settings), settings.poll_interval_s, registry)
+    app.state.prediction_log = (
+        PredictionLog(log_settings, registry, "predictor") if log_settings.enabled else None
+    )
     return app
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    prediction_log = app.state.prediction_log
+    if prediction_log is not None:
+        prediction_log.start()
     await app.state.manager.start()
     yield
     await app.state.manager.stop()
+    if prediction_log is not None:
+        # Requests in flight have finished (uvicorn drains them first): what they logged is
+        # written now, in a thread, so that the loop stays free while the store answers.
+        await run_in_threadpool(prediction_log.stop)

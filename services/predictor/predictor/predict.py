@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -29,14 +31,14 @@ async def predict(request: Request) -> Response:
     `?interval=`, a range per record as well."""
     state = request.app.state
     # The caller's id (the gateway always sends one), echoed in the body and a header, so that
-    # the gateway passes the predictor's bytes on as they are.
-    trace_id = caller_request_id(request)
-    trace = {"X-Request-ID": trace_id} if trace_id else None
+    # the gateway passes the predictor's bytes on as they are; the prediction log keys on it.
+    trace_id = caller_request_id(request) or uuid.uuid4().hex
+    trace = {"X-Request-ID": trace_id}
     try:
         interval = body.read_interval(request)
         records = await body.read_records(request, state.settings.max_records)
     except body.BadBody as bad:
-        bad.response.headers.update(trace or {})
+        bad.response.headers.update(trace)
         return bad.response
     model = state.manager.current  # read once: this request finishes on this version
     if model is None:
@@ -51,6 +53,10 @@ async def predict(request: Request) -> Response:
         answer = model.answer(records, interval)  # cheaper inline than a thread hop
     else:
         answer = await run_in_threadpool(model.answer, records, interval)
+    if state.prediction_log is not None:
+        state.prediction_log.record(
+            trace_id, records, answer["predictions"], interval, answer.get("intervals"), model
+        )
     payload = {**answer, "model": model.ref(), "request_id": trace_id}
     # msgspec writes the same shortest round-trip floats as json.dumps, several times faster.
     return Response(_encode(payload), media_type="application/json", headers=trace)

@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from housing.contract import CATEGORICAL, CATEGORIES, NULLABLE, NUMERIC, NUMERIC_BOUNDS, TARGET
+from housing.contract import (
+    CATEGORICAL,
+    CATEGORIES,
+    NULLABLE,
+    NUMERIC,
+    NUMERIC_BOUNDS,
+    RAW_COLUMNS,
+    TARGET,
+)
 
 
 class DataValidationError(ValueError):
@@ -30,7 +38,7 @@ def read_raw(path: Path) -> pd.DataFrame:
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the frame with numeric columns as float64, or raise with every problem found."""
     problems: list[str] = []
-    expected = [*NUMERIC, TARGET, CATEGORICAL]
+    expected = list(RAW_COLUMNS)
     missing = [c for c in expected if c not in frame.columns]
     extra = [c for c in frame.columns if c not in expected]
     if missing:

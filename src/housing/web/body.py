@@ -126,13 +126,18 @@ def read_interval(request: Request) -> float | None:
     return level
 
 
-async def read_records(request: Request, max_records: int) -> list:
-    """The checked records: `FastRecord`s or `HousingRecord`s, both with the contract's fields."""
+def require_json(request: Request) -> None:
+    """BadBody (415) unless the request says its body is JSON."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise BadBody(
             error_response(415, "send the body as JSON, with Content-Type: application/json")
         )
+
+
+async def read_records(request: Request, max_records: int) -> list:
+    """The checked records: `FastRecord`s or `HousingRecord`s, both with the contract's fields."""
+    require_json(request)
     raw = await request.body()
     records = fast_records(raw)
     if records is None:
@@ -142,14 +147,14 @@ async def read_records(request: Request, max_records: int) -> list:
     return records
 
 
-def _refusal(status: int, field: str, message: str, headline: str = "", **entry) -> BadBody:
+def refusal(status: int, field: str, message: str, headline: str = "", **entry) -> BadBody:
     """A refusal about one field, its message "<field>: <headline, else message>"."""
     detail = [{"field": field, "message": message, **entry}]
     return BadBody(error_response(status, f"{field}: {headline or message}", detail=detail))
 
 
 def _too_many(count: int, max_records: int) -> BadBody:
-    return _refusal(422, "records", f"at most {max_records} records per request, got {count}")
+    return refusal(422, "records", f"at most {max_records} records per request, got {count}")
 
 
 def checked_records(raw: bytes, max_records: int) -> list:
@@ -164,7 +169,7 @@ def checked_records(raw: bytes, max_records: int) -> list:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-        raise _refusal(400, "body", f"invalid JSON: {reason}") from None
+        raise refusal(400, "body", f"invalid JSON: {reason}") from None
     records = data.get("records") if isinstance(data, dict) else None
     if isinstance(records, list) and len(records) > max_records:
         raise _too_many(len(records), max_records)
@@ -201,20 +206,20 @@ def _oversized(raw: bytes, max_records: int) -> BadBody:
     objects = raw.count(b"{")  # a valid body's '{' open its records and the envelope only
     if objects > max_records + 1:
         message = f"at most {max_records} records per request; the body holds {objects} objects"
-        return _refusal(422, "records", message)
+        return refusal(422, "records", message)
     try:
         records = msgspec.json.decode(raw, type=_Envelope).records
     except msgspec.ValidationError:  # (a DecodeError too: it comes first)
         records = None  # not {"records": [...]}: one district, or something else
     except msgspec.DecodeError as exc:
-        return _refusal(400, "body", f"invalid JSON: {exc}")
+        return refusal(400, "body", f"invalid JSON: {exc}")
     if records is not None and len(records) > max_records:
         return _too_many(len(records), max_records)
     field = _first_unknown_field(raw, _RecordKeys if records is None else _BatchKeys)
     message = f"more fields or values than {max_records} records hold"
     if field is None:
-        return _refusal(422, "body", message)
-    return _refusal(
+        return refusal(422, "body", message)
+    return refusal(
         422,
         field,
         "Extra inputs are not permitted",

@@ -1,0 +1,144 @@
+"""`POST /feedback`: the real price of records the log holds, checked whole, written whole.
+
+Two shapes: `{"request_id": "...", "actuals": [price, ...]}`, one price per record of that
+request in order, or `{"items": [{"request_id": "...", "index": 0, "actual": price}, ...]}`.
+A body is refused as a whole (nothing written) when any part is wrong; a second price for a
+record replaces the first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+from housing.predictions.table import actuals, predictions
+from housing.web.body import BadBody, refusal
+
+RequestIdField = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_INSERT = {"postgresql": postgres_insert, "sqlite": sqlite_insert}
+_UNKNOWN = re.compile(r"unknown field `(.{0,200}?)`")
+_PATH = re.compile(r"^(.*?)(?: - at `\$\.?(.*)`)?$", re.DOTALL)
+
+
+class Item(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    request_id: RequestIdField
+    index: Annotated[int, msgspec.Meta(ge=0)]
+    actual: float
+
+
+class Labels(msgspec.Struct):
+    """What a body asks: (request_id, index, actual) triples, or one request's prices in order."""
+
+    items: list[tuple[str, int, float]]
+    whole_request: str | None = None  # the `actuals` shape: its request id
+
+
+class FeedbackReader:
+    """Parses bodies against this gateway's record limit (`max_items`)."""
+
+    def __init__(self, max_items: int):
+        self.max_items = max_items
+        length = msgspec.Meta(min_length=1, max_length=max_items)
+        prices = ("actuals", Annotated[list[float], length])
+        fields = [("request_id", RequestIdField), prices]
+        self._by_request = msgspec.json.Decoder(
+            msgspec.defstruct("ByRequest", fields, forbid_unknown_fields=True)
+        )
+        items = [("items", Annotated[list[Item], length])]
+        self._by_items = msgspec.json.Decoder(
+            msgspec.defstruct("ByItems", items, forbid_unknown_fields=True)
+        )
+
+    def parse(self, raw: bytes) -> Labels:
+        """The labels of a body, or BadBody (400, 422) naming the field."""
+        items = b'"items"' in raw
+        # Counted on the bytes before any parsing: a list longer than a request's records is
+        # refused for what it costs to count, not to decode (a valid item holds one '{').
+        count = raw.count(b"{") - 1 if items else raw.count(b",")
+        field = "items" if items else "actuals"
+        if count > self.max_items:
+            raise refusal(422, field, f"at most {self.max_items} per request, got {count}")
+        try:
+            decoded = (self._by_items if items else self._by_request).decode(raw)
+        except msgspec.ValidationError as exc:  # (before DecodeError: it is one)
+            raise _invalid(str(exc)) from None
+        except msgspec.DecodeError as exc:
+            raise refusal(400, "body", f"invalid JSON: {exc}") from None
+        if items:
+            triples = [(item.request_id, item.index, item.actual) for item in decoded.items]
+            names = [f"items[{i}].actual" for i in range(len(triples))]
+            labels = Labels(triples)
+        else:
+            rid = decoded.request_id
+            labels = Labels([(rid, i, a) for i, a in enumerate(decoded.actuals)], rid)
+            names = [f"actuals[{i}]" for i in range(len(labels.items))]
+        for name, (_, _, actual) in zip(names, labels.items, strict=True):
+            if not (math.isfinite(actual) and actual > 0):
+                raise refusal(422, name, f"a price must be a finite number above 0, got {actual}")
+        return labels
+
+
+def _invalid(error: str) -> BadBody:
+    """422 naming the field of msgspec's `error` ("... - at `$.items[0].index`")."""
+    message, at = _PATH.match(error).groups()
+    unknown = _UNKNOWN.search(message)
+    if unknown:
+        at = f"{at}.{unknown.group(1)}" if at else unknown.group(1)
+        message = "not a field of this body"
+    return refusal(422, at or "body", message)
+
+
+def record(engine: Engine, labels: Labels) -> int:
+    """Write the labels in one transaction, after checking each against the log: an unknown
+    request id is a 404, a count or an index the request does not have a 409 (BadBody)."""
+    ids = sorted({rid for rid, _, _ in labels.items})
+    counted = (
+        select(predictions.c.request_id, func.count())
+        .where(predictions.c.request_id.in_(ids))
+        .group_by(predictions.c.request_id)
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    latest = {(rid, index): actual for rid, index, actual in labels.items}  # the last one wins
+    with engine.begin() as connection:
+        counts = dict(connection.execute(counted).all())
+        _check(labels, counts)
+        insert = _INSERT[engine.dialect.name](actuals)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[actuals.c.request_id, actuals.c.record_index],
+            set_={"actual": insert.excluded.actual, "recorded_at": insert.excluded.recorded_at},
+        )
+        rows = [
+            {"request_id": rid, "record_index": index, "actual": actual, "recorded_at": now}
+            for (rid, index), actual in latest.items()
+        ]
+        connection.execute(upsert, rows)
+    return len(rows)
+
+
+def _check(labels: Labels, counts: dict[str, int]) -> None:
+    if labels.whole_request is not None:
+        rid = labels.whole_request
+        if rid not in counts:
+            raise _unknown("request_id", rid)
+        if counts[rid] != len(labels.items):
+            message = f"request {rid} has {counts[rid]} records, got {len(labels.items)} actuals"
+            raise refusal(409, "actuals", message)
+        return
+    for position, (rid, index, _) in enumerate(labels.items):
+        if rid not in counts:
+            raise _unknown(f"items[{position}].request_id", rid)
+        if index >= counts[rid]:
+            message = f"request {rid} has {counts[rid]} records (index 0 to {counts[rid] - 1})"
+            raise refusal(409, f"items[{position}].index", message)
+
+
+def _unknown(field: str, rid: str) -> BadBody:
+    return refusal(404, field, f"no logged prediction has request id {rid!r}")

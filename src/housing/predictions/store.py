@@ -1,0 +1,42 @@
+"""Opening the prediction log: one engine per process, the schema created when missing."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+from housing.predictions.table import metadata
+
+
+def connect(url: str, connect_timeout_s: float = 5.0) -> Engine:
+    """An engine on the log at `url` (`sqlite:///file.db` or `postgresql+psycopg2://...`).
+
+    PostgreSQL's password comes from libpq's own PGPASSWORD (a secret file in the stack, see
+    housing.secret_files), so that the URL, which settings and logs may show, carries none."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": connect_timeout_s})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(
+        parsed,
+        # A store that is down or unreachable fails a write within seconds, never the OS's minutes.
+        connect_args={"connect_timeout": max(1, round(connect_timeout_s))},
+        pool_pre_ping=True,
+        pool_size=2,
+        max_overflow=2,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: the writer and the readers (feedback, export) do not block one another; NORMAL
+    # syncs at checkpoints, not at every commit (a power cut may lose the last batch, not the file).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the tables that are missing (every writer calls this before its first write)."""
+    metadata.create_all(engine, checkfirst=True)
