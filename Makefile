@@ -11,7 +11,7 @@ include $(SANDBOX_IMAGES)
 export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE CADDY_IMAGE DIND_IMAGE
 endif
 
-.PHONY: help install lock native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos swarm-test
+.PHONY: help install lock native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos swarm-test check-e2e check-chaos check-deploy-test check-swarm-test
 
 help:  ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,16 +69,21 @@ e2e: export GATEWAY_RATE_BURST ?= 10000
 e2e: export TRAIN_PARAMS ?= train.max_iter=150
 # A small buffer, so that the prediction log's outage in chaos overflows it (tests/e2e/test_5).
 e2e: export PREDICTION_LOG_BUFFER_ROWS ?= 500
-e2e: stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
+# Each heavy suite first checks what it needs (Docker, sshd, docker-registry, images): a line
+# for each missing thing, in seconds, before anything is installed or built.
+check-e2e check-chaos check-deploy-test check-swarm-test:
+	scripts/check-suite.sh $(@:check-%=%)
+
+e2e: check-e2e stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
 
 chaos: export GATEWAY_RATE_PER_S ?= 5000
 chaos: export GATEWAY_RATE_BURST ?= 10000
 chaos: export PREDICTION_LOG_BUFFER_ROWS ?= 500
-chaos: stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
+chaos: check-chaos stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
 
-deploy-test: install  ## deploy_to_ec2.sh against a local sshd + registry; the AWS override
+deploy-test: check-deploy-test install  ## deploy_to_ec2.sh against a local sshd + registry; the AWS override
 	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py tests/deploy/test_aws_override.py \
 	  tests/deploy/test_imds_guard.py
 
@@ -101,5 +106,5 @@ clean:  ## remove pipeline outputs and the local MLflow store (not the raw data)
 bench: pipeline  ## predictor and gateway vs `mlflow models serve` (writes bench/results/bench.json)
 	python -m bench.run
 
-swarm-test: install  ## the swarm stack on three Docker engines in containers: deploy, updates, faults
+swarm-test: check-swarm-test install  ## the swarm stack on three Docker engines in containers: deploy, updates, faults
 	HOUSING_SWARM_TEST=1 pytest -q -s tests/swarm

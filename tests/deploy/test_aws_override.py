@@ -15,6 +15,7 @@ import pytest
 from housing.contract import EXAMPLE_RECORD
 from housing.defaults import MODEL_NAME
 from tests.deploy.conftest import ROOT
+from tests.support.dind import bridge_address
 from tests.support.services import moto_s3, s3_client
 
 PROJECT = "housing-awstest"
@@ -29,19 +30,10 @@ SECRETS = {
 }
 
 
-def docker_host_address() -> str:
-    """The address containers reach this machine at (`host-gateway`): the default bridge's."""
-    out = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def fake_aws(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("fake-aws")
-    with moto_s3(workdir, host=docker_host_address()) as url:
+    with moto_s3(workdir, host=bridge_address()) as url:
         s3_client(url).create_bucket(Bucket=BUCKET)  # provision_ec2.py's part
         yield {"url": url, "log": workdir / "moto.log"}
 
@@ -55,7 +47,7 @@ def aws_stack(tmp_path_factory, fake_aws, raw_csv):
         (secrets / name).write_text(value)
     # Where AWS is, for this test only: the same services at the stand-in's address. The region
     # and bucket are what an operator puts in the env file.
-    endpoint = fake_aws["url"].replace(docker_host_address(), "fake-aws")
+    endpoint = fake_aws["url"].replace(bridge_address(), "fake-aws")
     (work / "fake-aws.yaml").write_text(
         json.dumps(
             {

@@ -114,10 +114,12 @@ def test_dvc_push_and_pull_against_the_stack_remote():
 
 
 def log_query(sql: str) -> list[list[str]]:
-    """Rows of a query on the prediction log, through psql in its own container."""
+    """Rows of a query on the prediction log, through psql in its own container (the password
+    read there from its secret file: on no command line)."""
+    psql = 'PGPASSWORD="$(cat /run/secrets/predictions_db_password)" exec psql "$@"'
     out = compose(
-        "exec", "-T", "predictions-db", "psql", "-U", "predictions", "-d", "predictions",
-        "-h", "127.0.0.1", "-At", "-F", "\t", "-c", sql,
+        "exec", "-T", "predictions-db", "sh", "-c", psql, "psql",
+        "-U", "predictions", "-d", "predictions", "-h", "127.0.0.1", "-At", "-F", "\t", "-c", sql,
     ).stdout  # fmt: skip
     return [line.split("\t") for line in out.splitlines() if line]
 
@@ -169,7 +171,8 @@ def test_a_prediction_is_logged_and_its_actual_joined_to_it(gateway, api_key):
         "housing feedback export -o /tmp/feedback.csv && cat /tmp/feedback.csv",
         timeout=300,
     ).stdout  # fmt: skip
-    lines = exported.strip().splitlines()
+    said_count, *lines = exported.strip().splitlines()  # the command's line, then the file
+    assert said_count.endswith(f"{len(lines) - 1} labelled predictions"), said_count
     assert lines[0].startswith("longitude,latitude") and lines[0].count(",") == 9
     assert any(line.endswith(",151000.0,NEAR BAY") for line in lines[1:]), lines[-3:]
     print(f"\nlogged {rid}: 2 rows as answered; actuals joined; export: {len(lines) - 1} rows")

@@ -49,7 +49,7 @@ async def test_both_shapes_are_recorded_and_a_second_actual_replaces_the_first(l
         assert answer.status_code == 202, answer.text
         assert answer.json()["recorded"] == 3 and answer.headers["x-request-id"]
         items = [
-            {"request_id": "one", "index": 0, "actual": 450_000.0},
+            {"request_id": "one", "index": 0.0, "actual": 450_000.0},  # 0.0: JSON's integer too
             {"request_id": "three", "index": 1, "actual": 250_000},
             {"request_id": "three", "index": 1, "actual": 260_000},  # the last one wins
         ]
@@ -73,6 +73,8 @@ async def test_both_shapes_are_recorded_and_a_second_actual_replaces_the_first(l
         ({"request_id": "two", "actuals": [1.0, "x"]}, 422, "actuals[1]"),
         ({"request_id": "two", "actuals": [1.0, 2.0], "price": 1}, 422, "price"),
         ({"request_id": "", "actuals": [1.0]}, 422, "request_id"),
+        ({"request_id": "two\n", "actuals": [1.0, 2.0]}, 422, "request_id"),
+        ({"request_id": "tw\u0000o", "actuals": [1.0, 2.0]}, 422, "request_id"),
         (
             {
                 "items": [
@@ -109,6 +111,12 @@ async def test_both_shapes_are_recorded_and_a_second_actual_replaces_the_first(l
             "items[0].extra",
         ),
         ({"items": []}, 422, "items"),
+        ({"items": [{"request_id": "two", "index": 0.5, "actual": 1.0}]}, 422, "items[0].index"),
+        (
+            {"items": [{"request_id": "two\n", "index": 0, "actual": 1.0}]},
+            422,
+            "items[0].request_id",
+        ),
     ],
 )
 async def test_a_bad_body_is_refused_naming_the_field_and_writes_nothing(

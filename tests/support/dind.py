@@ -34,6 +34,37 @@ def start_engine(name: str, engine_flags: list[str], ports: list[str]) -> None:
         docker(*common, *flags, image, *engine_flags)
 
 
+def bridge_address(reported: str | None = None) -> str:
+    """This machine's address on Docker's default bridge, where containers reach it.
+
+    From the network's IPAM config (`reported`, read when not given), else from the bridge's
+    own interface: an engine restarted over an older network store reports no gateway there."""
+    if reported is None:
+        reported = docker(
+            "network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"
+        ).stdout.strip()
+    if reported:
+        return reported
+    options = '{{index .Options "com.docker.network.bridge.name"}}'
+    name = docker("network", "inspect", "bridge", "-f", options).stdout.strip() or "docker0"
+    found = interface_address(name)
+    if found is None:
+        raise AssertionError(f"Docker's default bridge ({name}) has no IPv4 address")
+    return found
+
+
+def interface_address(name: str) -> str | None:
+    """The first IPv4 address of the network interface `name` (`ip -4 addr`), if any."""
+    shown = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "dev", name], capture_output=True, text=True
+    ).stdout
+    for line in shown.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            return fields[fields.index("inet") + 1].split("/")[0]
+    return None
+
+
 def address(name: str) -> str:
     return docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", name).stdout.strip()
 

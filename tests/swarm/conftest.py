@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dind import address, docker, engine, start_engine
+from tests.support.dind import address, bridge_address, docker, engine, start_engine
 from tests.support.procs import free_port, wait_until
 from tests.support.registry import local_registry
 from tests.support.suites import skip_unless_enabled
@@ -75,8 +75,7 @@ def replace_worker(manager: str, name: str, registry: dict) -> None:
 @pytest.fixture(scope="session")
 def bridge_gateway() -> str:
     """This machine's address on Docker's default bridge: the node containers reach it there."""
-    out = docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}")
-    return out.stdout.strip()
+    return bridge_address()
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from tests.support.edge import EDGE_ROOT_CERT, predict
 from tests.support.load import SteadyLoad
+from tests.support.procs import wait_until
 from tests.support.sshd import local_sshd
 from tests.swarm.conftest import (
     NODES,
@@ -139,6 +141,27 @@ def test_1_deployed_predictors_on_both_workers_and_a_prediction_through_https(de
     assert response.status_code == 200, response.text
     assert response.headers["strict-transport-security"].startswith("max-age=")
     assert response.json()["predictions"][0] > 0
+
+
+def test_1b_a_prediction_served_on_a_worker_is_logged_on_the_data_node(deployed, tls):
+    """The predictors on the workers write the log in the data node's PostgreSQL, across the
+    `predictions` overlay: the gateway (on a worker too) accepts the prediction's actual."""
+    said = predict(deployed["url"], KEY, verify=tls).json()
+    started = time.monotonic()
+
+    def accepted() -> bool:
+        answer = httpx.post(
+            f"{deployed['url']}/feedback",
+            json={"request_id": said["request_id"], "actuals": [452_600]},
+            headers={"X-API-Key": KEY},
+            verify=tls,
+            timeout=30,
+        )
+        assert answer.status_code in (202, 404), answer.text  # 404: not written yet
+        return answer.status_code == 202
+
+    wait_until(accepted, 60, "the prediction's actual accepted", every=0.5)
+    REPORT["1b log"] = f"a prediction's feedback accepted {time.monotonic() - started:.1f} s after"
 
 
 def _update(manager: str, service: str, image: str) -> subprocess.CompletedProcess:

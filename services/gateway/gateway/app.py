@@ -19,7 +19,9 @@ from gateway.forward import Forwarder
 from gateway.replicas import ReplicaSet
 from gateway.settings import GatewaySettings
 from gateway.transport import LeanTransport
+from housing.predictions.feedback import openapi_schema
 from housing.predictions.settings import PredictionLogSettings
+from housing.web import body
 from housing.web.runtime import settle_heap
 from housing.web.service import service_app
 
@@ -44,6 +46,7 @@ def create_app(
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
     )
+    body.declare(app, "/feedback", *openapi_schema())
     state = app.state
     state.settings = settings
     registry = state.metrics_registry

@@ -20,18 +20,50 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from housing.predictions.table import actuals, predictions
-from housing.web.body import BadBody, refusal
+from housing.web.body import REF_TEMPLATE, BadBody, refusal
+from housing.web.trace import TOKEN_PATTERN, is_token
 
-RequestIdField = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+# The ids /predict gives (X-Request-ID): a plain token; nothing else was ever logged.
+RequestIdField = Annotated[
+    str, msgspec.Meta(pattern=TOKEN_PATTERN, description="The request id /predict answered")
+]
 _INSERT = {"postgresql": postgres_insert, "sqlite": sqlite_insert}
 _UNKNOWN = re.compile(r"unknown field `(.{0,200}?)`")
 _PATH = re.compile(r"^(.*?)(?: - at `\$\.?(.*)`)?$", re.DOTALL)
 
 
+Price = Annotated[float, msgspec.Meta(gt=0, description="The real price, USD")]
+_ONE_OR_MORE = msgspec.Meta(min_length=1)
+
+
 class Item(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     request_id: RequestIdField
-    index: Annotated[int, msgspec.Meta(ge=0)]
-    actual: float
+    # An integer, which JSON may also write as 3.0 (JSON Schema's integers include it): read as
+    # a number, checked whole in `parse`, documented as an integer (`openapi_schema`).
+    index: Annotated[float, msgspec.Meta(ge=0, description="The record's place in its request")]
+    actual: Price
+
+
+class ByRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """One price per record of the request, in order."""
+
+    request_id: RequestIdField
+    actuals: Annotated[list[Price], _ONE_OR_MORE]
+
+
+class ByItems(msgspec.Struct, forbid_unknown_fields=True):
+    """Prices of records named one by one (of one request or several)."""
+
+    items: Annotated[list[Item], _ONE_OR_MORE]
+
+
+def openapi_schema() -> tuple[dict, dict]:
+    """The body's JSON schema and its definitions, for the route's OpenAPI entry."""
+    refs, definitions = msgspec.json.schema_components(
+        (ByRequest, ByItems), ref_template=REF_TEMPLATE.replace("{model}", "{name}")
+    )
+    definitions["Item"]["properties"]["index"]["type"] = "integer"
+    return {"oneOf": list(refs)}, definitions
 
 
 class Labels(msgspec.Struct):
@@ -46,26 +78,21 @@ class FeedbackReader:
 
     def __init__(self, max_items: int):
         self.max_items = max_items
-        length = msgspec.Meta(min_length=1, max_length=max_items)
-        prices = ("actuals", Annotated[list[float], length])
-        fields = [("request_id", RequestIdField), prices]
-        self._by_request = msgspec.json.Decoder(
-            msgspec.defstruct("ByRequest", fields, forbid_unknown_fields=True)
-        )
-        items = [("items", Annotated[list[Item], length])]
-        self._by_items = msgspec.json.Decoder(
-            msgspec.defstruct("ByItems", items, forbid_unknown_fields=True)
-        )
+        self._by_request = msgspec.json.Decoder(ByRequest)
+        self._by_items = msgspec.json.Decoder(ByItems)
 
     def parse(self, raw: bytes) -> Labels:
         """The labels of a body, or BadBody (400, 422) naming the field."""
         items = b'"items"' in raw
         # Counted on the bytes before any parsing: a list longer than a request's records is
-        # refused for what it costs to count, not to decode (a valid item holds one '{').
+        # refused for what it costs to count, not to decode. The count is never below the list's
+        # length: each price but the last is followed by a ',' (and the body's two fields by one
+        # more), each item is an object of its own.
         count = raw.count(b"{") - 1 if items else raw.count(b",")
         field = "items" if items else "actuals"
         if count > self.max_items:
-            raise refusal(422, field, f"at most {self.max_items} per request, got {count}")
+            message = f"at most {self.max_items} per request; the body holds more"
+            raise refusal(422, field, message)
         try:
             decoded = (self._by_items if items else self._by_request).decode(raw)
         except msgspec.ValidationError as exc:  # (before DecodeError: it is one)
@@ -73,17 +100,30 @@ class FeedbackReader:
         except msgspec.DecodeError as exc:
             raise refusal(400, "body", f"invalid JSON: {exc}") from None
         if items:
-            triples = [(item.request_id, item.index, item.actual) for item in decoded.items]
-            names = [f"items[{i}].actual" for i in range(len(triples))]
+            for position, item in enumerate(decoded.items):
+                if not item.index.is_integer():
+                    field = _field(True, position, "index")
+                    raise refusal(422, field, f"must be a whole number, got {item.index}")
+            triples = [(item.request_id, int(item.index), item.actual) for item in decoded.items]
             labels = Labels(triples)
         else:
             rid = decoded.request_id
             labels = Labels([(rid, i, a) for i, a in enumerate(decoded.actuals)], rid)
-            names = [f"actuals[{i}]" for i in range(len(labels.items))]
-        for name, (_, _, actual) in zip(names, labels.items, strict=True):
+        for position, (rid, _, actual) in enumerate(labels.items):
             if not (math.isfinite(actual) and actual > 0):
-                raise refusal(422, name, f"a price must be a finite number above 0, got {actual}")
+                message = f"a price must be a finite number above 0, got {actual}"
+                raise refusal(422, _field(items, position, "actual"), message)
+            if not is_token(rid):  # msgspec's pattern lets a final newline through
+                message = f"not a request id /predict gives: {rid!r}"
+                raise refusal(422, _field(items, position, "request_id"), message)
         return labels
+
+
+def _field(items: bool, position: int, name: str) -> str:
+    """Where a record's `name` ("actual" or "request_id") stands in the body."""
+    if items:
+        return f"items[{position}].{name}"
+    return "request_id" if name == "request_id" else f"actuals[{position}]"
 
 
 def _invalid(error: str) -> BadBody:

@@ -268,10 +268,20 @@ def _unknown(mapping: dict, known) -> Iterator[str]:
 
 
 def document(app: FastAPI, path: str = "/predict") -> None:
-    """Declare the body of POST `path`, and its `interval` parameter, in the app's OpenAPI
-    document."""
-    schema = ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
-    definitions = schema.pop("$defs", {})
+    """Declare the body of POST `path` (the contract's records), and its `interval` parameter,
+    in the app's OpenAPI document."""
+    schema = ADAPTER.json_schema(ref_template=REF_TEMPLATE)
+    declare(app, path, schema, schema.pop("$defs", {}), [INTERVAL_PARAMETER])
+
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def declare(
+    app: FastAPI, path: str, schema: dict, definitions: dict, parameters: list | None = None
+) -> None:
+    """Declare the JSON body (`schema`, its `$ref`s in `definitions`) of a POST route that reads
+    its body by hand, so that OpenAPI clients and fuzzers know what it takes."""
     generate = app.openapi
 
     def openapi() -> dict:
@@ -283,7 +293,7 @@ def document(app: FastAPI, path: str = "/predict") -> None:
             "required": True,
             "content": {"application/json": {"schema": schema}},
         }
-        spec["paths"][path]["post"].setdefault("parameters", []).append(INTERVAL_PARAMETER)
+        spec["paths"][path]["post"].setdefault("parameters", []).extend(parameters or [])
         return spec
 
     app.openapi = openapi
