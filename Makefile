@@ -74,13 +74,13 @@ e2e: export PREDICTION_LOG_BUFFER_ROWS ?= 500
 check-e2e check-chaos check-deploy-test check-swarm-test:
 	scripts/check-suite.sh $(@:check-%=%)
 
-e2e: check-e2e stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
+e2e: check-e2e data stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
 
 chaos: export GATEWAY_RATE_PER_S ?= 5000
 chaos: export GATEWAY_RATE_BURST ?= 10000
 chaos: export PREDICTION_LOG_BUFFER_ROWS ?= 500
-chaos: check-chaos stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
+chaos: check-chaos data stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
 
 deploy-test: check-deploy-test install  ## deploy_to_ec2.sh against a local sshd + registry; the AWS override

@@ -105,6 +105,7 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
     def gateway(name: str, cmd: list[str]) -> list[Server]:
         behind = predictor()
         env = {
+            "PREDICTION_LOG_URL": f"sqlite:///{cache.parent / 'gateway-feedback.db'}",
             "GATEWAY_API_KEYS": KEY,
             "GATEWAY_RATE_PER_S": "1000000",
             "GATEWAY_RATE_BURST": "1000000",
@@ -223,6 +224,10 @@ def run_contender(c: Contender, args, work: Path) -> dict:
             result["batch_10k_s"] = batch_seconds(url, c.batch_body)
         if c.key in ("predictor", "gateway"):
             result["hostile"] = hostile.measure(url, pids[-1], c.headers)
+        if c.key == "gateway":
+            feedback = url.replace("/predict", "/feedback")
+            sent = hostile.feedback_bodies()
+            result["hostile"] += hostile.measure(feedback, pids[-1], c.headers, sent)
     return result
 
 

@@ -84,15 +84,43 @@ def bad_bodies() -> list[tuple[str, bytes, str]]:
     return corpus
 
 
-def test_bad_body_corpus_is_4xx_and_memory_stays_flat(gateway, api_key):
-    corpus = bad_bodies()
+def bad_feedback() -> list[tuple[str, bytes, str]]:
+    """Bodies /feedback refuses: bad prices and indexes, unknown keys, lists past the limit."""
+    corpus = []
+    for token in ("NaN", "Infinity", '"12"', "1e999", "-1", "0", "[]", "{}", "true", "null"):
+        body = f'{{"request_id": "r1", "actuals": [1.0, {token}]}}'
+        corpus.append((f"actual={token}", body.encode(), "application/json"))
+    for token in ("-1", "0.5", '"0"', "1e999"):
+        body = f'{{"items": [{{"request_id": "r1", "index": {token}, "actual": 1.0}}]}}'
+        corpus.append((f"index={token}", body.encode(), "application/json"))
+    corpus += [
+        ("unknown key", b'{"request_id": "r1", "actuals": [1.0], "price": 2}', "application/json"),
+        ("bad request id", b'{"request_id": "r 1\\n", "actuals": [1.0]}', "application/json"),
+        ("both shapes", b'{"request_id": "r1", "actuals": [1], "items": []}', "application/json"),
+        ("deep json", ("[" * 5000 + "]" * 5000).encode(), "application/json"),
+        ("actuals past the limit", b'{"request_id": "r1", "actuals": [' + b"1.0," * 1_000_000
+         + b"1.0]}", "application/json"),
+        ("items past the limit", b'{"items": [' + b'{"request_id": "r1", "index": 0, '
+         b'"actual": 1},' * 100_000 + b"{}]}", "application/json"),
+        ("wrong content type", b'{"request_id": "r1", "actuals": [1.0]}', "text/plain"),
+        ("binary", bytes(range(256)) * 10, "application/json"),
+        ("empty", b"", "application/json"),
+    ]  # fmt: skip
+    return corpus
+
+
+@pytest.mark.parametrize(
+    ("route", "corpus"), [("/predict", bad_bodies), ("/feedback", bad_feedback)]
+)
+def test_bad_body_corpus_is_4xx_and_memory_stays_flat(gateway, api_key, route, corpus):
+    corpus = corpus()
     before = {s: container_rss_mb(s) for s in ("gateway", "predictor")}
     statuses = []
     with httpx.Client(timeout=30) as client:
         for _ in range(3):
             for name, body, content_type in corpus:
                 response = client.post(
-                    f"{gateway}/predict",
+                    f"{gateway}{route}",
                     content=body,
                     headers={"X-API-Key": api_key, "Content-Type": content_type},
                 )
@@ -106,7 +134,10 @@ def test_bad_body_corpus_is_4xx_and_memory_stays_flat(gateway, api_key):
     after = {s: container_rss_mb(s) for s in ("gateway", "predictor")}
     for service in before:
         assert after[service] - before[service] < 40, (service, before, after)
-    print(f"\nbad bodies: {len(statuses)} sent, all 4xx; RSS MB before {before}, after {after}")
+    print(
+        f"\nbad bodies to {route}: {len(statuses)} sent, all 4xx; "
+        f"RSS MB before {before}, after {after}"
+    )
 
 
 def _send_unfinished_header(url: httpx.URL, total: int) -> tuple[int, bytes]:

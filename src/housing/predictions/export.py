@@ -49,7 +49,7 @@ def export(url: str, dest: Path) -> int:
         raise NothingLabelled("no logged prediction has an actual yet: nothing to export")
     with atomic_path(dest, ".csv") as tmp:
         with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
+            writer = csv.writer(fh, lineterminator="\n")  # as the raw CSV
             writer.writerow(RAW_COLUMNS)
             writer.writerows(("" if value is None else value for value in row) for row in rows)
         read_raw(tmp)  # what prepare reads: a file it would refuse is never written
