@@ -110,6 +110,8 @@ class ModelRef(BaseModel):
     name: str
     version: str
     alias: str
+    # The version's run: with the number, what the model is (a new registry numbers from 1 again).
+    run_id: str | None = None
 
 
 class PredictResponse(BaseModel):

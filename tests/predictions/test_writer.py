@@ -144,3 +144,31 @@ def test_retention_zero_keeps_everything(tmp_path):
     log.flush()
     assert log.prune() == 0
     assert len(rows(url)) == 1
+
+
+def test_a_batch_being_written_still_counts_against_the_buffer(tmp_path):
+    """A slow store (here: SQLite locked by another writer) holds the thread in a write; the
+    records it took stay in memory and count, so the buffer never holds more than its size."""
+    import sqlite3
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    log = new_log(url, buffer_rows=3, connect_timeout_s=1)
+    log.record("first", [fast()], [1.0], None, None, MODEL)
+    log.flush()  # creates the schema
+    blocker = sqlite3.connect(tmp_path / "log.db")
+    blocker.execute("BEGIN EXCLUSIVE")
+    for i in range(3):
+        log.record(f"r{i}", [fast()], [1.0], None, None, MODEL)
+    writing = threading.Thread(target=log.flush)
+    writing.start()
+    time.sleep(0.3)  # the thread waits on the lock with three records in hand
+    assert log.held() == 3
+    log.record("r3", [fast()], [1.0], None, None, MODEL)
+    assert log.dropped._value.get() == 1
+    writing.join()  # the lock outlasts the store's timeout: the write fails, the records stay
+    assert log.held() == 3 and log.failures._value.get() == 1
+    blocker.rollback()
+    blocker.close()
+    assert log.flush() == 3 and log.held() == 0
+    assert [r["request_id"] for r in rows(url)] == ["first", "r0", "r1", "r2"]

@@ -54,7 +54,7 @@ def test_a_model_tampered_with_in_s3_is_refused(predictor, registered, s3_endpoi
         registry.set_registered_model_alias(MODEL, "champion", version)
         refused = wait_until(
             lambda: (
-                client.get("/model").json()["refused_versions"].get(version)
+                client.get("/model").json()["refused_versions"].get(version, {}).get("reason")
                 or _download_refusal(predictor["log"], version)
             ),
             timeout_s=20,

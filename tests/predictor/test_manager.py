@@ -17,6 +17,11 @@ from predictor.registry_api import VersionInfo
 class Loaded:
     version: str
     source: str
+    run_id: str | None = None
+
+    @property
+    def identity(self) -> tuple:
+        return (self.version, self.run_id, None)
 
 
 @dataclass
@@ -24,6 +29,7 @@ class StandInStore:
     """The ModelStore's interface, answering from memory: what the alias names, what loads."""
 
     alias_names: str | None = "1"
+    run_id: str | None = None  # of the version the alias names
     broken: set[str] = field(default_factory=set)
     cached: str | None = None
     remembered: list[str] = field(default_factory=list)
@@ -32,16 +38,17 @@ class StandInStore:
     def resolve(self) -> VersionInfo:
         if self.alias_names is None:
             raise ConnectionError("registry down")
-        return VersionInfo(self.alias_names, None, {})
+        return VersionInfo(self.alias_names, self.run_id, {})
 
     def download(self, info: VersionInfo) -> Path:
         self.downloads += 1
-        return Path(info.version)
+        return Path(f"{info.version}-{info.run_id}" if info.run_id else info.version)
 
     def load(self, folder: Path, source: str, sha256: str | None = None) -> Loaded:
         if folder.name in self.broken:
             raise ValueError(f"v{folder.name} does not load\nsecond line")
-        return Loaded(folder.name, source)
+        version, _, run_id = folder.name.partition("-")
+        return Loaded(version, source, run_id or None)
 
     def remember(self, folder: Path) -> None:
         self.remembered.append(folder.name)
@@ -66,6 +73,30 @@ def test_the_first_poll_loads_the_alias_and_the_next_swaps_when_it_moves():
     assert m.current.version == "2" and store.remembered == ["1", "2"]
 
 
+def test_a_new_registrys_version_of_the_same_number_is_served_at_the_next_poll():
+    """After `make clean`, a restored backup or a re-created version, v1 is another run: the
+    number alone would keep the old model serving under it."""
+    store = StandInStore(alias_names="1", run_id="old")
+    m = manager(store)
+    asyncio.run(m.poll_once())
+    assert m.current == Loaded("1", "registry", "old")
+    store.run_id = "new"
+    asyncio.run(m.poll_once())
+    assert m.current == Loaded("1", "registry", "new") and store.downloads == 2
+    asyncio.run(m.poll_once())
+    assert store.downloads == 2  # the same identity: not fetched again
+
+
+def test_a_refused_version_does_not_hold_back_another_of_the_same_number():
+    store = StandInStore(alias_names="2", run_id="bad", broken={"2-bad"})
+    m = manager(store)
+    asyncio.run(m.poll_once())
+    assert m.current is None and m.refused["2"]["run_id"] == "bad"
+    store.run_id = "good"  # not in its back-off: another model
+    asyncio.run(m.poll_once())
+    assert m.current == Loaded("2", "registry", "good") and "2" not in m.refused
+
+
 def test_a_version_that_fails_to_load_is_refused_once_and_the_old_one_keeps_serving():
     store = StandInStore()
     m = manager(store)
@@ -74,7 +105,7 @@ def test_a_version_that_fails_to_load_is_refused_once_and_the_old_one_keeps_serv
     asyncio.run(m.poll_once())
     asyncio.run(m.poll_once())
     assert m.current.version == "1"
-    assert m.refused == {"2": "v2 does not load"}
+    assert m.refused == {"2": {"run_id": None, "sha256": None, "reason": "v2 does not load"}}
     assert store.downloads == 2  # the refused version is not fetched again
 
 
@@ -162,9 +193,10 @@ def test_a_failed_download_waits_out_a_growing_back_off():
     for _ in range(5):
         asyncio.run(m.poll_once())
     assert store.downloads == 1  # the next try waits 2 s, then 4 s, ...
-    m._failures["1"] = (m._failures["1"][0], 0.0)  # the back-off is over
+    named = ("1", None, None)  # the identity the alias names: version, run, digest
+    m._failures[named] = (m._failures[named][0], 0.0)  # the back-off is over
     asyncio.run(m.poll_once())
-    assert store.downloads == 2 and m._failures["1"][0] == 2
+    assert store.downloads == 2 and m._failures[named][0] == 2
 
 
 def test_a_failing_pointer_write_does_not_stop_the_swap():

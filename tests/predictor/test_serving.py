@@ -12,6 +12,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from housing.contract import EXAMPLE_RECORD, FEATURES
+from housing.defaults import MODEL_SHA256_TAG
 from housing.model import native
 from housing.stages.register import register_with_digest
 from tests.conftest import PREDICTOR_MODEL as MODEL
@@ -214,3 +215,39 @@ def test_before_any_model_is_loaded_503_with_retry_after(registered, tmp_path):
         assert "no model" in response.json()["message"]
         assert httpx.get(url + "/health/ready").status_code == 503
         assert httpx.get(url + "/health/live").status_code == 200
+
+
+def test_a_new_registry_under_the_same_number_is_served_within_a_poll(registered, tmp_path):
+    """A registry made anew (`make clean`, a restored backup, a re-created version) numbers from
+    1 again: the predictor, which has the old v1 loaded and cached, serves the new v1 (another
+    run, another model file) at its next poll, and says which one in every answer."""
+    client = MlflowClient(registered["server"].url)
+    name = "housing-price-renewed"
+
+    def as_new_v1(source_version: str):
+        """`name` made anew, its v1 a copy of MODEL's `source_version`, champion."""
+        if client.search_registered_models(f"name = '{name}'"):
+            client.delete_registered_model(name)
+        source = client.get_model_version(MODEL, source_version)
+        copied = client.copy_model_version(f"models:/{MODEL}/{source_version}", name)
+        assert copied.version in (1, "1")
+        client.set_model_version_tag(name, "1", MODEL_SHA256_TAG, source.tags[MODEL_SHA256_TAG])
+        client.set_registered_model_alias(name, "champion", "1")
+        return source.run_id
+
+    old_run = as_new_v1(registered["first"])
+    env = predictor_env(registered["server"].url, name, tmp_path / "cache")
+    with service("predictor", env, tmp_path / "p.log", ready_path="/health/ready") as (url, _, _):
+        before = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10).json()
+        assert before["model"]["version"] == "1" and before["model"]["run_id"] == old_run
+        new_run = as_new_v1(registered["second"])
+        assert new_run != old_run
+        started = time.monotonic()
+        while httpx.get(url + "/model", timeout=10).json()["run_id"] != new_run:
+            assert time.monotonic() - started < 15, "the new v1 was not served"
+            time.sleep(0.1)
+        took = time.monotonic() - started
+        after = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10).json()
+    assert after["model"] == {**before["model"], "run_id": new_run}
+    assert after["predictions"] != before["predictions"]  # another model, truly
+    print(f"\na new registry's v1 served {took:.1f}s after it was made (polls every 1 s)")

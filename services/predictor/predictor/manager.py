@@ -25,13 +25,20 @@ log = logging.getLogger("predictor")
 BACKOFF_CEILING_S = 300.0
 
 
+def _label(identity: tuple) -> str:
+    version, run_id, sha256 = identity
+    return f"v{version} (run {run_id or '-'}, sha256 {(sha256 or '-')[:12]})"
+
+
 class ModelManager:
     def __init__(self, store: ModelStore, poll_interval_s: float, registry: CollectorRegistry):
         self.store = store
         self.poll_interval_s = poll_interval_s
         self.current: ServedModel | None = None
-        self.refused: dict[str, str] = {}
-        self._failures: dict[str, tuple[int, float]] = {}  # version: (failures, retry after)
+        # version: what was refused under that number (run id, digest) and why
+        self.refused: dict[str, dict[str, str | None]] = {}
+        # identity (version, run id, digest): (failures, retry after)
+        self._failures: dict[tuple, tuple[int, float]] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.swaps = Counter(
@@ -93,14 +100,15 @@ class ModelManager:
                 log.warning("cannot resolve the alias (%s); serving on", first_line(exc))
                 return
             self.last_poll.set_to_current_time()
-            if self.current is not None and info.version == self.current.version:
+            # The same number is not the same model: compared by what it is.
+            if self.current is not None and info.identity == self.current.identity:
                 return
-            if time.monotonic() < self._failures.get(info.version, (0, 0.0))[1]:
+            if time.monotonic() < self._failures.get(info.identity, (0, 0.0))[1]:
                 return  # failed lately: wait out its back-off
             try:
                 folder = await asyncio.to_thread(self.store.download, info)
             except Exception as exc:  # noqa: BLE001 - transient: tried again after a back-off
-                delay = self._failed(info.version)
+                delay = self._failed(info.identity)
                 log.warning(
                     "cannot download v%s (%s); retry in %.0fs", info.version, first_line(exc), delay
                 )
@@ -110,30 +118,34 @@ class ModelManager:
                 model = await asyncio.to_thread(self.store.load, folder, "registry", info.sha256)
             except Exception as exc:  # noqa: BLE001 - a broken version is refused, not served
                 self.load_failures.inc()
-                self.refused[info.version] = first_line(exc)
-                delay = self._failed(info.version)
+                self.refused[info.version] = {
+                    "run_id": info.run_id,
+                    "sha256": info.sha256,
+                    "reason": first_line(exc),
+                }
+                delay = self._failed(info.identity)
                 log.error("refused v%s: %s (retry in %.0fs)", info.version, first_line(exc), delay)
                 return
-            self._failures.pop(info.version, None)
+            self._failures.pop(info.identity, None)
             self.refused.pop(info.version, None)
             try:
                 self.store.remember(folder)
             except OSError as exc:  # the pointer only speeds up a restart without MLflow
                 log.warning("cannot record v%s as last seen (%s)", info.version, first_line(exc))
-            previous = self.current.version if self.current else None
+            previous = _label(self.current.identity) if self.current else None
             self._swap(model)
             log.info(
-                "serving v%s (was v%s), loaded in %.2fs",
-                info.version,
+                "serving %s (was %s), loaded in %.2fs",
+                _label(info.identity),
                 previous,
                 time.perf_counter() - started,
             )
 
-    def _failed(self, version: str) -> float:
-        """Count a failure of `version`; the seconds until it is tried again."""
-        failures = self._failures.get(version, (0, 0.0))[0] + 1
+    def _failed(self, identity: tuple) -> float:
+        """Count a failure of the version `identity` names; the seconds until it is tried again."""
+        failures = self._failures.get(identity, (0, 0.0))[0] + 1
         delay = min(self.poll_interval_s * 2**failures, BACKOFF_CEILING_S)
-        self._failures[version] = (failures, time.monotonic() + delay)
+        self._failures[identity] = (failures, time.monotonic() + delay)
         return delay
 
     def _swap(self, model: ServedModel) -> None:

@@ -19,6 +19,12 @@ class VersionInfo:
     metrics: dict[str, float]
     sha256: str | None = None  # the version's MODEL_SHA256_TAG: what its model file must hash to
 
+    @property
+    def identity(self) -> tuple[str, str | None, str | None]:
+        """What a version is, not only its number: a new registry (a `make clean`, a restored
+        backup, a re-created version) may name another run's model with the same number."""
+        return (self.version, self.run_id, self.sha256)
+
 
 def resolve_over_rest(base: str, name: str, alias: str, timeout_s: float) -> VersionInfo:
     found = get_api(base, "registered-models/alias", {"name": name, "alias": alias}, timeout_s)

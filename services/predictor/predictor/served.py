@@ -52,6 +52,11 @@ class ServedModel:
         return model
 
     @property
+    def identity(self) -> tuple[str, str | None, str | None]:
+        """(version, run id, model digest), as `VersionInfo.identity` of what the alias names."""
+        return (self.version, self.run_id, self.sha256)
+
+    @property
     def interval_scores(self) -> np.ndarray | None:
         return intervals.scores_of(self.pipeline)
 
@@ -111,5 +116,10 @@ class ServedModel:
             "trees": None if self.compiled is None else ("c" if native.KERNEL else "numpy"),
         }
 
-    def ref(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "alias": self.alias}
+    def ref(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "run_id": self.run_id,
+        }

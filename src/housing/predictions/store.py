@@ -18,10 +18,21 @@ def connect(url: str, connect_timeout_s: float = 5.0) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": connect_timeout_s})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    seconds = max(1, round(connect_timeout_s))
     return create_engine(
         parsed,
-        # A store that is down or unreachable fails a write within seconds, never the OS's minutes.
-        connect_args={"connect_timeout": max(1, round(connect_timeout_s))},
+        # A store that is down or unreachable fails a write within seconds, never the OS's
+        # minutes: a connection's first packet (connect_timeout), a peer gone while a pooled
+        # connection waits on it (keepalives, tcp_user_timeout, in libpq's names), a statement.
+        connect_args={
+            "connect_timeout": seconds,
+            "keepalives": 1,
+            "keepalives_idle": seconds,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+            "tcp_user_timeout": seconds * 2000,
+            "options": f"-c statement_timeout={seconds * 4000}",
+        },
         pool_pre_ping=True,
         pool_size=2,
         max_overflow=2,

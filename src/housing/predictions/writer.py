@@ -37,6 +37,7 @@ class PredictionLog:
         self._pending_rows = 0
         self._retry: list[tuple] = []  # a failed write's requests, written first next round
         self._retry_rows = 0
+        self._writing_rows = 0  # taken by the thread and not written yet: still held in memory
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._engine = None
@@ -62,14 +63,18 @@ class PredictionLog:
         buffered = Gauge(
             f"{prefix}_log_buffered", "Records waiting to be written", registry=registry
         )
-        buffered.set_function(lambda: self._pending_rows + self._retry_rows)
+        buffered.set_function(self.held)
+
+    def held(self) -> int:
+        """Records in memory: waiting, kept from a failed write, or being written."""
+        return self._pending_rows + self._retry_rows + self._writing_rows
 
     def record(self, request_id: str, records, predictions_, level, bounds, model) -> None:
         """One answered request (on the request path: no I/O, no per-record work)."""
         count = len(records)
         entry = (request_id, time.time(), level, model.name, model.version, model.run_id)
         with self._lock:
-            if self._pending_rows + self._retry_rows + count <= self.settings.buffer_rows:
+            if self.held() + count <= self.settings.buffer_rows:
                 self._pending.append((entry, records, predictions_, bounds))
                 self._pending_rows += count
                 return
@@ -84,7 +89,7 @@ class PredictionLog:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-        left = self._pending_rows + self._retry_rows
+        left = self.held()
         if left:
             log.warning("prediction log: %d records could not be written before stopping", left)
             self.dropped.inc(left)
@@ -104,6 +109,7 @@ class PredictionLog:
         """Write every buffered record; returns how many were written."""
         with self._lock:
             batch, self._retry, self._pending = self._retry + self._pending, [], []
+            self._writing_rows = self._retry_rows + self._pending_rows
             self._retry_rows, self._pending_rows = 0, 0
         written = 0
         for start in range(0, len(batch), CHUNK_REQUESTS):
@@ -114,6 +120,8 @@ class PredictionLog:
                 self._failed(batch[start:], exc)
                 return written
             written += rows
+            with self._lock:
+                self._writing_rows -= rows
         if self._failing and batch:
             log.warning("prediction log: writing again")
             self._failing = False
@@ -135,6 +143,7 @@ class PredictionLog:
         self._schema_ready = False  # the store may have come back empty
         rows = sum(len(records) for _, records, _, _ in unwritten)
         with self._lock:
+            self._writing_rows = 0
             # Newer records arrived meanwhile; what no longer fits the buffer is dropped.
             room = self.settings.buffer_rows - self._pending_rows
             kept, kept_rows = [], 0
