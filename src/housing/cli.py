@@ -176,7 +176,7 @@ def feedback_export(
     settings = PredictionLogSettings()
     if not settings.enabled:
         fail("PREDICTION_LOG_URL is empty: there is no prediction log to export")
-    count = _guard(lambda: export(settings.url, out))
+    count = _guard(lambda: export(settings.url, out, settings.connect_timeout_s))
     typer.echo(f"{out}: {count} labelled predictions")
 
 

@@ -20,27 +20,19 @@ RETRY_AFTER_S = "5"
 router = APIRouter()
 
 
-class FeedbackStore:
-    """The log's engine, opened at the first feedback (the gateway starts without its store)."""
+class FeedbackStore(store.LogStore):
+    """The log, opened at the first feedback, and the reader of feedback bodies."""
 
     def __init__(self, url: str, connect_timeout_s: float, max_items: int):
-        self.url = url
-        self.connect_timeout_s = connect_timeout_s
+        super().__init__(url, connect_timeout_s)
         self.reader = feedback.FeedbackReader(max_items)
-        self._engine = None
-        self._schema_ready = False
 
     def record(self, labels: feedback.Labels) -> int:
-        if self._engine is None:
-            self._engine = store.connect(self.url, self.connect_timeout_s)
-        if not self._schema_ready:
-            store.ensure_schema(self._engine)
-            self._schema_ready = True
-        return feedback.record(self._engine, labels)
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        try:
+            return feedback.record(self.engine(), labels)
+        except SQLAlchemyError:
+            self.failed()
+            raise
 
 
 @router.post(

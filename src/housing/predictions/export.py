@@ -11,6 +11,7 @@ from sqlalchemy import select
 from housing.contract import RAW_COLUMNS, TARGET
 from housing.files import atomic_path
 from housing.predictions import store
+from housing.predictions.settings import DEFAULT_CONNECT_TIMEOUT_S
 from housing.predictions.table import actuals, predictions
 
 
@@ -18,7 +19,7 @@ class NothingLabelled(RuntimeError):
     """The log holds no record with an actual: no file is written."""
 
 
-def labelled_rows(url: str) -> list[tuple]:
+def labelled_rows(url: str, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> list[tuple]:
     """(raw columns...) of every labelled record, oldest first."""
     columns = [actuals.c.actual if name == TARGET else predictions.c[name] for name in RAW_COLUMNS]
     query = (
@@ -31,20 +32,19 @@ def labelled_rows(url: str) -> list[tuple]:
         )
         .order_by(predictions.c.logged_at, predictions.c.request_id, predictions.c.record_index)
     )
-    engine = store.connect(url)
+    log = store.LogStore(url, connect_timeout_s)
     try:
-        store.ensure_schema(engine)
-        with engine.connect() as connection:
+        with log.engine().connect() as connection:
             return [tuple(row) for row in connection.execute(query)]
     finally:
-        engine.dispose()
+        log.close()
 
 
-def export(url: str, dest: Path) -> int:
+def export(url: str, dest: Path, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> int:
     """Write the labelled records to `dest` (whole, or not at all); returns how many."""
     from housing.data.validate import read_raw  # the training side's: pandas
 
-    rows = labelled_rows(url)
+    rows = labelled_rows(url, connect_timeout_s)
     if not rows:
         raise NothingLabelled("no logged prediction has an actual yet: nothing to export")
     with atomic_path(dest, ".csv") as tmp:

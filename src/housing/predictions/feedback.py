@@ -8,7 +8,6 @@ record replaces the first.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated
@@ -20,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from housing.predictions.table import actuals, predictions
-from housing.web.body import REF_TEMPLATE, BadBody, refusal
+from housing.web.body import REF_TEMPLATE, UNKNOWN_FIELD, BadBody, refusal
 from housing.web.trace import TOKEN_PATTERN, is_token
 
 # The ids /predict gives (X-Request-ID): a plain token; nothing else was ever logged.
@@ -28,7 +27,6 @@ RequestIdField = Annotated[
     str, msgspec.Meta(pattern=TOKEN_PATTERN, description="The request id /predict answered")
 ]
 _INSERT = {"postgresql": postgres_insert, "sqlite": sqlite_insert}
-_UNKNOWN = re.compile(r"unknown field `(.{0,200}?)`")
 _PATH = re.compile(r"^(.*?)(?: - at `\$\.?(.*)`)?$", re.DOTALL)
 
 
@@ -109,30 +107,27 @@ class FeedbackReader:
         else:
             rid = decoded.request_id
             labels = Labels([(rid, i, a) for i, a in enumerate(decoded.actuals)], rid)
-        for position, (rid, _, actual) in enumerate(labels.items):
-            if not (math.isfinite(actual) and actual > 0):
-                message = f"a price must be a finite number above 0, got {actual}"
-                raise refusal(422, _field(items, position, "actual"), message)
-            if not is_token(rid):  # msgspec's pattern lets a final newline through
+        # Prices are checked by msgspec (`Price`: above 0; JSON has no NaN, and 1e999 is refused
+        # as out of range); its pattern lets a request id with a final newline through.
+        for position, (rid, _, _) in enumerate(labels.items):
+            if not is_token(rid):
                 message = f"not a request id /predict gives: {rid!r}"
                 raise refusal(422, _field(items, position, "request_id"), message)
         return labels
 
 
 def _field(items: bool, position: int, name: str) -> str:
-    """Where a record's `name` ("actual" or "request_id") stands in the body."""
-    if items:
-        return f"items[{position}].{name}"
-    return "request_id" if name == "request_id" else f"actuals[{position}]"
+    """Where a record's `name` ("index" or "request_id") stands in the body."""
+    return f"items[{position}].{name}" if items else name
 
 
 def _invalid(error: str) -> BadBody:
     """422 naming the field of msgspec's `error` ("... - at `$.items[0].index`")."""
-    message, at = _PATH.match(error).groups()
-    unknown = _UNKNOWN.search(message)
+    unknown = UNKNOWN_FIELD.search(error)
     if unknown:
-        at = f"{at}.{unknown.group(1)}" if at else unknown.group(1)
-        message = "not a field of this body"
+        name, at = unknown.group(1), (unknown.group(2) or "").lstrip(".")
+        return refusal(422, f"{at}.{name}" if at else name, "not a field of this body")
+    message, at = _PATH.match(error).groups()
     return refusal(422, at or "body", message)
 
 

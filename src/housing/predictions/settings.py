@@ -8,6 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from housing import defaults
 
+# How long a connection to the log may take (also the default of store.connect).
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+
 
 class PredictionLogSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PREDICTION_LOG_", env_file=None, extra="ignore")
@@ -22,7 +25,7 @@ class PredictionLogSettings(BaseSettings):
     flush_interval_s: float = Field(0.5, gt=0)
     # Rows older than this are deleted (0: kept for ever), checked hourly by each writer.
     retention_days: float = Field(90.0, ge=0)
-    connect_timeout_s: float = Field(5.0, gt=0)
+    connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0)
 
     @property
     def enabled(self) -> bool:

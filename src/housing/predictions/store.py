@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
+from housing.predictions.settings import DEFAULT_CONNECT_TIMEOUT_S
 from housing.predictions.table import metadata
 
 
-def connect(url: str, connect_timeout_s: float = 5.0) -> Engine:
+def connect(url: str, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> Engine:
     """An engine on the log at `url` (`sqlite:///file.db` or `postgresql+psycopg2://...`).
 
     PostgreSQL's password comes from libpq's own PGPASSWORD (a secret file in the stack, see
@@ -51,3 +52,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def ensure_schema(engine: Engine) -> None:
     """Create the tables that are missing (every writer calls this before its first write)."""
     metadata.create_all(engine, checkfirst=True)
+
+
+class LogStore:
+    """The log as a long-lived writer uses it (the predictor's thread, the gateway's feedback):
+    opened at first use, so that a service starts without its store; the schema checked once,
+    and again after a failure (the store may have come back empty)."""
+
+    def __init__(self, url: str, connect_timeout_s: float):
+        self.url = url
+        self.connect_timeout_s = connect_timeout_s
+        self._engine: Engine | None = None
+        self._schema_ready = False
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = connect(self.url, self.connect_timeout_s)
+        if not self._schema_ready:
+            ensure_schema(self._engine)
+            self._schema_ready = True
+        return self._engine
+
+    def failed(self) -> None:
+        """A write failed: check the schema before the next one."""
+        self._schema_ready = False
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()

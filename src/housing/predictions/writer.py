@@ -40,26 +40,21 @@ class PredictionLog:
         self._writing_rows = 0  # taken by the thread and not written yet: still held in memory
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._engine = None
-        self._schema_ready = False
+        self._store = store.LogStore(settings.url, settings.connect_timeout_s)
         self._failing = False
         self._next_prune = 0.0
-        self.dropped = Counter(
-            f"{prefix}_log_dropped",
-            "Answered records not logged: the buffer was full (the store slow or down)",
-            registry=registry,
+
+        def counter(name: str, doc: str) -> Counter:
+            return Counter(f"{prefix}_log_{name}", doc, registry=registry)
+
+        self.dropped = counter(
+            "dropped", "Answered records not logged: the buffer was full (the store slow or down)"
         )
-        self.written = Counter(
-            f"{prefix}_log_written", "Records written to the prediction log", registry=registry
+        self.written = counter("written", "Records written to the prediction log")
+        self.failures = counter(
+            "write_failures", "Batch writes that failed (the batch is kept and tried again)"
         )
-        self.failures = Counter(
-            f"{prefix}_log_write_failures",
-            "Batch writes that failed (the batch is kept and tried again)",
-            registry=registry,
-        )
-        self.pruned = Counter(
-            f"{prefix}_log_pruned", "Rows deleted by the retention setting", registry=registry
-        )
+        self.pruned = counter("pruned", "Rows deleted by the retention setting")
         buffered = Gauge(
             f"{prefix}_log_buffered", "Records waiting to be written", registry=registry
         )
@@ -93,8 +88,7 @@ class PredictionLog:
         if left:
             log.warning("prediction log: %d records could not be written before stopping", left)
             self.dropped.inc(left)
-        if self._engine is not None:
-            self._engine.dispose()
+        self._store.close()
 
     def _run(self) -> None:
         while True:
@@ -128,10 +122,7 @@ class PredictionLog:
         return written
 
     def _write(self, chunk: list[tuple]) -> int:
-        engine = self._connected()
-        if not self._schema_ready:
-            store.ensure_schema(engine)
-            self._schema_ready = True
+        engine = self._store.engine()
         with engine.begin() as connection:
             bulk.write(connection, engine.dialect.name, chunk)
         rows = sum(len(records) for _, records, _, _ in chunk)
@@ -140,7 +131,7 @@ class PredictionLog:
 
     def _failed(self, unwritten: list[tuple], exc: Exception) -> None:
         self.failures.inc()
-        self._schema_ready = False  # the store may have come back empty
+        self._store.failed()
         rows = sum(len(records) for _, records, _, _ in unwritten)
         with self._lock:
             self._writing_rows = 0
@@ -168,8 +159,7 @@ class PredictionLog:
             days=self.settings.retention_days
         )
         try:
-            engine = self._connected()
-            store.ensure_schema(engine)
+            engine = self._store.engine()
             with engine.begin() as connection:
                 deleted = connection.execute(
                     delete(predictions).where(predictions.c.logged_at < cutoff)
@@ -185,8 +175,3 @@ class PredictionLog:
             return 0
         self.pruned.inc(deleted)
         return deleted
-
-    def _connected(self):
-        if self._engine is None:
-            self._engine = store.connect(self.settings.url, self.settings.connect_timeout_s)
-        return self._engine

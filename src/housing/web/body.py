@@ -197,7 +197,8 @@ _RecordKeys = msgspec.defstruct(
 _BatchKeys = msgspec.defstruct(
     "BatchKeys", [("records", list[_RecordKeys])], forbid_unknown_fields=True
 )
-_UNKNOWN = re.compile(r"unknown field `(.{0,200}?)`(?: - at `\$(.*)`)?")
+# msgspec's refusal of an unknown field: its name, and where the object holding it stands.
+UNKNOWN_FIELD = re.compile(r"unknown field `(.{0,200}?)`(?: - at `\$(.*)`)?")
 
 
 def _oversized(raw: bytes, max_records: int) -> BadBody:
@@ -233,7 +234,7 @@ def _first_unknown_field(raw: bytes, shape: type[msgspec.Struct]) -> str | None:
     try:
         msgspec.json.decode(raw, type=shape)
     except msgspec.MsgspecError as exc:
-        found = _UNKNOWN.search(str(exc))
+        found = UNKNOWN_FIELD.search(str(exc))
         if found:
             name, at = found.group(1), (found.group(2) or "").lstrip(".")
             return f"{at}.{name}" if at else name
