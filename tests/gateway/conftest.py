@@ -38,7 +38,8 @@ def settings(**overrides) -> GatewaySettings:
 
 
 class FakePredictors:
-    """Behaviour per host: 'ok', 'refuse', 'slow', 'error', 'unready' or 'invalid'."""
+    """Behaviour per host: 'ok', 'refuse', 'slow', 'error', 'bad_gateway', 'unready' or
+    'invalid'."""
 
     def __init__(self, **behaviour: str):
         self.behaviour = behaviour
@@ -57,6 +58,8 @@ class FakePredictors:
             raise httpx.ReadTimeout("timed out", request=request)
         if mode == "error":
             return httpx.Response(500, text="boom")
+        if mode == "bad_gateway":
+            return httpx.Response(502, text="bad gateway")
         if mode == "unready":
             return httpx.Response(503, json={"message": "no model"})
         if mode == "invalid":

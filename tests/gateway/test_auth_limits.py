@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -163,3 +164,40 @@ async def test_docs_can_be_switched_off():
             assert (await client.get(path)).status_code == 404, path
         response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
         assert response.status_code == 200
+
+
+async def test_the_rate_limit_counts_records_and_a_batch_pays_in_full():
+    batch = {"records": [EXAMPLE_RECORD] * 15}
+    async with gateway(FakePredictors(), GATEWAY_RATE_PER_S=1, GATEWAY_RATE_BURST=20) as client:
+        first = await client.post(
+            "/predict", json={"records": [EXAMPLE_RECORD] * 10}, headers=auth()
+        )
+        second = await client.post("/predict", json=batch, headers=auth())  # 10 left: it starts
+        third = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())  # 5 owed
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
+    assert int(third.headers["retry-after"]) >= 5
+
+
+async def test_requests_in_flight_per_key_are_capped():
+    release = asyncio.Event()
+
+    class Held(FakePredictors):
+        async def __call__(self, request):
+            if request.url.path == "/predict":
+                await release.wait()
+            return super().__call__(request)
+
+    async with gateway(Held(), GATEWAY_MAX_INFLIGHT_PER_KEY=2) as client:
+
+        def post():
+            return client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
+
+        held = [asyncio.create_task(post()) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        refused = await post()
+        release.set()
+        answered = await asyncio.gather(*held)
+        after = await post()
+    assert refused.status_code == 429 and refused.headers["retry-after"]
+    assert "in flight" in refused.json()["message"]
+    assert [r.status_code for r in answered] == [200, 200] and after.status_code == 200

@@ -68,13 +68,24 @@ async def test_slow_predictor_is_504():
     assert response.status_code == 504 and "in time" in response.json()["message"]
 
 
-async def test_server_error_is_retried_on_another():
-    fake = FakePredictors(a="error")
+async def test_a_502_is_retried_on_another():
+    fake = FakePredictors(a="bad_gateway")
     async with gateway(fake, **TWO) as client:
         responses = [
             await client.post("/predict", json=EXAMPLE_RECORD, headers=auth()) for _ in range(4)
         ]
     assert [r.status_code for r in responses] == [200] * 4
+
+
+async def test_a_500_is_not_retried_and_its_replica_is_ejected():
+    """The predictor failed on this request: another would most likely fail the same way."""
+    fake = FakePredictors(a="error")
+    async with gateway(fake, **TWO) as client:
+        responses = [
+            await client.post("/predict", json=EXAMPLE_RECORD, headers=auth()) for _ in range(4)
+        ]
+    assert [r.status_code for r in responses].count(502) == 1  # once, then a is out
+    assert fake.calls.count("a") == 1 and fake.calls.count("b") == 3
 
 
 async def test_server_error_with_no_other_replica_is_502():
@@ -107,3 +118,18 @@ async def test_a_name_with_several_addresses_becomes_several_replicas():
         replicas = client._transport.app.state.replicas.replicas
         urls = {r.url for r in replicas}
     assert "http://127.0.0.1:8001" in urls and all("localhost" not in u for u in urls)
+
+
+async def test_a_timeout_is_not_retried_and_the_slow_replica_stays_in():
+    """The slow predictor may still be working on the request: a second one would do it again."""
+    fake = FakePredictors(a="slow")
+    async with gateway(fake, **TWO) as client:
+        replicas = client._transport.app.state.replicas.replicas
+        while fake.calls.count("a") == 0:
+            response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
+        metrics = metrics_of(client)
+        a_ready = next(r for r in replicas if r.url == "http://a:8001").ready
+    assert response.status_code == 504
+    assert fake.calls[-1] == "a"  # the slow one answered last: not retried on b
+    assert a_ready  # not ejected for being slow
+    assert 'gateway_upstream_ejections_total{upstream="http://a:8001"}' not in metrics

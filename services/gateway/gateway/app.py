@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from gateway import feedback, health, playground, predict
-from gateway.auth import ApiKeys, RateLimiter
+from gateway.auth import ApiKeys, InFlight, RateLimiter
 from gateway.forward import Forwarder
 from gateway.replicas import ReplicaSet
 from gateway.settings import GatewaySettings
@@ -52,6 +52,7 @@ def create_app(
     registry = state.metrics_registry
     state.keys = None if settings.auth_disabled else ApiKeys(settings.keys())
     state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
+    state.inflight = InFlight(settings.max_inflight_per_key)
     timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.connect_timeout_s)
     state.client = httpx.AsyncClient(transport=transport, timeout=timeout)  # probes
     state.replicas = ReplicaSet(

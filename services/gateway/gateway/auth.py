@@ -43,7 +43,10 @@ class _Bucket:
 
 
 class RateLimiter:
-    """A token bucket per key: `rate` requests a second on average, bursts up to `burst`."""
+    """A token bucket per key, counted in records: `rate` records a second on average, bursts up
+    to `burst`. A request starts when its key's bucket is not empty and pays for all its
+    records (`charge`), so one batch may take the bucket below zero: that key then waits until
+    the debt is refilled. A batch is never refused for its size alone (the record limit is)."""
 
     def __init__(self, rate_per_s: float, burst: int):
         self.rate = rate_per_s
@@ -60,3 +63,34 @@ class RateLimiter:
         if bucket.tokens < 1.0:
             raise RateLimited(max(1, math.ceil((1.0 - bucket.tokens) / self.rate)))
         bucket.tokens -= 1.0
+
+    def charge(self, key: str, records: int) -> None:
+        """The rest of a request's cost, once its records are counted (`take` paid for one)."""
+        if records > 1 and key in self._buckets:
+            self._buckets[key].tokens -= records - 1
+
+
+class TooBusy(Exception):
+    """The key has as many requests in flight as it may."""
+
+
+class InFlight:
+    """Requests in flight per key, at most `limit` at once: one key cannot take every predictor
+    (and every connection of the gateway) with slow batches."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._counts: dict[str, int] = {}
+
+    def enter(self, key: str) -> None:
+        count = self._counts.get(key, 0)
+        if count >= self.limit:
+            raise TooBusy
+        self._counts[key] = count + 1
+
+    def leave(self, key: str) -> None:
+        count = self._counts.get(key, 1) - 1
+        if count:
+            self._counts[key] = count
+        else:
+            self._counts.pop(key, None)

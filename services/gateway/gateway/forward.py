@@ -27,7 +27,12 @@ class UpstreamTimeout(Exception):
 
 
 class UpstreamFailed(Exception):
-    """The predictors answered, but with a server error: 502."""
+    """The predictors answered, but with a server error: 502. `retry`: another replica may be
+    asked (it answered 502: something between failed, not the request)."""
+
+    def __init__(self, reason, retry: bool = False):
+        super().__init__(reason)
+        self.retry = retry
 
 
 class Forwarder:
@@ -57,11 +62,17 @@ class Forwarder:
         )
 
     async def post(self, path: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        """POST to a ready predictor; on failure, eject it and retry once on another."""
+        """POST to a ready predictor; when it cannot be reached, drops the connection, is not
+        ready (503) or answers 502, retry once on another (a prediction is the same wherever it is
+        made, and logged once under its request id). A timeout is not retried: the predictor may
+        still be working on it, and another would do the same work again. A predictor that
+        fails (5xx) is ejected for the cool-down; a slow one is not."""
         replica = self.replicas.pick()
         try:
             return await self._send(replica, path, content, headers)
-        except (NoUpstream, UpstreamTimeout, UpstreamFailed) as first:
+        except (NoUpstream, UpstreamFailed) as first:
+            if isinstance(first, UpstreamFailed) and not first.retry:
+                raise  # the predictor failed on this request: another would likely fail too
             try:
                 other = self.replicas.pick(exclude=replica)
             except NoUpstream:
@@ -91,7 +102,7 @@ class Forwarder:
             self.replicas.eject(replica, repr(exc))
             raise NoUpstream from exc
         except httpx.TimeoutException as exc:
-            self.replicas.eject(replica, "timed out")
+            # Slow is not broken: the replica stays in (its health probe judges it).
             raise UpstreamTimeout from exc
         finally:
             self.latency.labels(replica.url).observe(time.perf_counter() - started)
@@ -100,5 +111,5 @@ class Forwarder:
             raise NoUpstream
         if response.status_code >= 500:
             self.replicas.eject(replica, f"answered {response.status_code}")
-            raise UpstreamFailed(response.status_code)
+            raise UpstreamFailed(response.status_code, retry=response.status_code == 502)
         return response

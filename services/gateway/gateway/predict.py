@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from gateway.auth import TooBusy
 from gateway.forward import UpstreamFailed, UpstreamTimeout
 from gateway.replicas import NoUpstream
 from gateway.security import CALLER_RESPONSES, Caller, RequestId
@@ -28,17 +29,30 @@ router = APIRouter()
         504: {"description": "The predictor did not answer in time"},
     },
 )
-async def predict(request: Request, trace_id: RequestId, _caller: Caller) -> Response:
+async def predict(request: Request, trace_id: RequestId, caller: Caller) -> Response:
     """One district, or `{"records": [...]}`: one price per record, in order; with
     `?interval=`, a range per record as well."""
     trace = {"X-Request-ID": trace_id}
     state = request.app.state
     try:
         interval = body.read_interval(request)
-        await body.read_records(request, state.settings.max_records)
+        records = await body.read_records(request, state.settings.max_records)
     except body.BadBody as bad:
         bad.response.headers.update(trace)
         return bad.response
+    state.limiter.charge(caller, len(records))  # the rate limit counts records
+    try:
+        state.inflight.enter(caller)
+    except TooBusy:
+        message = f"at most {state.inflight.limit} requests in flight per key; wait for one"
+        return error_response(429, message, {**trace, "Retry-After": RETRY_AFTER_S})
+    try:
+        return await _forward(state, request, interval, trace)
+    finally:
+        state.inflight.leave(caller)
+
+
+async def _forward(state, request: Request, interval: float | None, trace: dict) -> Response:
     # Validated above; forwarded as received (Starlette keeps the bytes it read).
     raw = await request.body()
     # Only what was checked goes on: the level as this gateway read it, no other parameter.

@@ -19,7 +19,12 @@ from housing.web.trace import caller_request_id
 # What `Caller` may refuse, for a route's OpenAPI entry.
 CALLER_RESPONSES = {
     401: {"description": "Missing or invalid API key"},
-    429: {"description": "Rate limit exceeded; see Retry-After"},
+    429: {
+        "description": (
+            "Rate limit exceeded (records a second per key), or too many requests in flight "
+            "for this key; see Retry-After"
+        )
+    },
 }
 API_KEY = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False)
 BEARER = HTTPBearer(scheme_name="Bearer", auto_error=False, description="The API key as a token")

@@ -31,8 +31,11 @@ class GatewaySettings(ServerSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = []
     api_keys_file: Path | None = None
     auth_disabled: bool = False
+    # Per key, in records (a batch of 500 costs 500): the average rate, and the burst.
     rate_per_s: float = Field(100.0, gt=0)
     rate_burst: int = Field(200, gt=0)
+    # Per key: requests in flight at once (more is a 429 at once).
+    max_inflight_per_key: int = Field(64, gt=0)
     upstream_timeout_s: float = Field(10.0, gt=0)
     connect_timeout_s: float = Field(0.5, gt=0)
     cooldown_s: float = Field(5.0, ge=0)
