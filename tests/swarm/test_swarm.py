@@ -51,9 +51,9 @@ def env_file(tmp_path_factory, registry):
         "MLFLOW_PREDICTOR_PASSWORD=swarm-test-mlflow-predictor",
         "PREDICTIONS_DB_PASSWORD=swarm-test-predictions",
         "SITE_ADDRESS=localhost",
-        # The load client alone sends more than a person would.
-        "GATEWAY_RATE_PER_S=5000",
-        "GATEWAY_RATE_BURST=10000",
+        # The load client alone sends more than a person would (the limit counts records).
+        "GATEWAY_RATE_PER_S=1000000",
+        "GATEWAY_RATE_BURST=2000000",
         # A predictor loads the champion in seconds here: a broken one is found out sooner.
         "PREDICTOR_START_PERIOD=30s",
     ]
