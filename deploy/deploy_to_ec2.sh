@@ -3,7 +3,7 @@
 # Deploy one release of the stack to a host over SSH, health-gated, with rollback.
 #
 #   deploy/deploy_to_ec2.sh --host HOST --user USER --key KEY --registry REG --tag TAG \
-#       --env-file FILE [--digests mlflow=sha256:…,trainer=sha256:…,…] [--port 22]
+#       --env-file FILE [--known-hosts FILE] [--digests mlflow=sha256:…,…] [--port 22]
 #       [--dir /opt/housing-mlops] [--project housing-mlops] [--compose compose.yaml]
 #       [--wait-timeout 300] [--aws] [--dry-run]
 #   deploy/deploy_to_ec2.sh --swarm ...the same... [--url https://api.example.com]
@@ -11,7 +11,10 @@
 #
 # Every flag can also come from the environment: DEPLOY_HOST, DEPLOY_USER, DEPLOY_KEY,
 # DEPLOY_PORT, REGISTRY, IMAGE_TAG, DEPLOY_ENV_FILE, DEPLOY_DIGESTS, DEPLOY_DIR, DEPLOY_PROJECT,
-# DEPLOY_WAIT_TIMEOUT; REGISTRY_USERNAME and REGISTRY_PASSWORD log the host in to the registry.
+# DEPLOY_WAIT_TIMEOUT, DEPLOY_KNOWN_HOSTS; REGISTRY_USERNAME and REGISTRY_PASSWORD log the host
+# in to the registry. With --known-hosts, the host's key must be in that file
+# (StrictHostKeyChecking=yes; CD always gives it); without, a first contact trusts the key it is
+# shown (accept-new) and says so. The env file is read as data, here and on the host: never run.
 #
 # Each release gets a directory of its own on the host, DIR/releases/TAG: the compose files, the
 # env file, its secrets as files (scripts/secret-files.sh), and the image digests it runs (CD
@@ -35,12 +38,10 @@
 # reached through the instance role; no S3 service, no S3 keys.
 set -euo pipefail
 
-HOST="${DEPLOY_HOST:-}"; USER_NAME="${DEPLOY_USER:-ec2-user}"; KEY="${DEPLOY_KEY:-}"
-PORT="${DEPLOY_PORT:-22}"; REGISTRY="${REGISTRY:-}"; TAG="${IMAGE_TAG:-}"
+REGISTRY="${REGISTRY:-}"; TAG="${IMAGE_TAG:-}"
 ENV_FILE="${DEPLOY_ENV_FILE:-}"; DIR="${DEPLOY_DIR:-/opt/housing-mlops}"
 PROJECT="${DEPLOY_PROJECT:-housing-mlops}"; WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-}"
-DIGESTS="${DEPLOY_DIGESTS:-}"
-URL="${DEPLOY_URL:-}"; DOCKER_ENDPOINT="${DEPLOY_DOCKER_ENDPOINT:-/var/run/docker.sock}"
+DIGESTS="${DEPLOY_DIGESTS:-}"; URL="${DEPLOY_URL:-}"
 DRY_RUN=0; SWARM=0; AWS="${DEPLOY_AWS:-0}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -48,15 +49,13 @@ COMPOSE_FILE="$ROOT/compose.yaml"
 SERVICES=(mlflow trainer predictor gateway)
 KEEP_BACKUPS=5
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 die() { echo "deploy: $*" >&2; exit 2; }
+# shellcheck source=deploy/ssh_common.sh
+. "$HERE/ssh_common.sh"
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --host) HOST="$2"; shift 2 ;;
-    --user) USER_NAME="$2"; shift 2 ;;
-    --key) KEY="$2"; shift 2 ;;
-    --port) PORT="$2"; shift 2 ;;
     --registry) REGISTRY="$2"; shift 2 ;;
     --tag) TAG="$2"; shift 2 ;;
     --env-file) ENV_FILE="$2"; shift 2 ;;
@@ -69,42 +68,43 @@ while [ $# -gt 0 ]; do
     --swarm) SWARM=1; shift ;;
     --aws) AWS=1; shift ;;
     --url) URL="$2"; shift 2 ;;
-    --docker-endpoint) DOCKER_ENDPOINT="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
-    *) echo "deploy: unknown argument $1" >&2; usage 2 ;;
+    *) if [ $# -ge 2 ] && connection_flag "$1" "$2"; then shift 2; else
+         echo "deploy: unknown argument $1" >&2; usage 2; fi ;;
   esac
 done
 
 # A swarm's first deploy trains the first model before anything serves: more time by default.
 [ -n "$WAIT_TIMEOUT" ] || { [ "$SWARM" = 1 ] && WAIT_TIMEOUT=900 || WAIT_TIMEOUT=300; }
-[ -n "$HOST" ] || die "--host (or DEPLOY_HOST) is required"
 [ -n "$REGISTRY" ] || die "--registry (or REGISTRY) is required"
 [ -n "$TAG" ] || die "--tag (or IMAGE_TAG) is required"
 [ -n "$ENV_FILE" ] || die "--env-file (or DEPLOY_ENV_FILE) is required"
 [ -f "$ENV_FILE" ] || die "env file $ENV_FILE not found"
 [ -f "$COMPOSE_FILE" ] || die "compose file $COMPOSE_FILE not found"
-[ -z "$KEY" ] || [ -f "$KEY" ] || die "SSH key $KEY not found"
 # Every value that reaches a remote command line is checked against a strict pattern first.
-valid() {  # name value pattern
-  [[ "$2" =~ $3 ]] || die "$1 '$2' is not allowed (it must match $3)"
-}
-valid --host "$HOST" '^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$'
-valid --user "$USER_NAME" '^[a-z_][a-z0-9_-]{0,31}$'
-valid --port "$PORT" '^[0-9]{1,5}$'
 valid --registry "$REGISTRY" '^[a-z0-9][a-z0-9.:-]*(/[a-z0-9][a-z0-9._-]*)*$'
 valid --tag "$TAG" '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
 valid --dir "$DIR" '^/[A-Za-z0-9._/-]+$'
 valid --project "$PROJECT" '^[a-z0-9][a-z0-9_-]{0,62}$'
 valid --wait-timeout "$WAIT_TIMEOUT" '^[0-9]{1,5}$'
-valid --docker-endpoint "$DOCKER_ENDPOINT" '^(/[A-Za-z0-9._/-]+|[A-Za-z0-9.-]+:[0-9]{1,5})$'
 [ -z "$URL" ] || valid --url "$URL" '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$'
 [ -z "$DIGESTS" ] || valid --digests "$DIGESTS" \
   '^((mlflow|trainer|predictor|gateway)=sha256:[0-9a-f]{64},?)+$'
+[ -z "${REGISTRY_USERNAME:-}" ] || valid REGISTRY_USERNAME "$REGISTRY_USERNAME" \
+  '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$'
 
-SSH_OPTS=(-p "$PORT" -o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new)
-[ -n "$KEY" ] && SSH_OPTS+=(-i "$KEY")
-[ -n "${DEPLOY_KNOWN_HOSTS:-}" ] && SSH_OPTS+=(-o "UserKnownHostsFile=$DEPLOY_KNOWN_HOSTS")
-TARGET="$USER_NAME@$HOST"
+env_value() {  # NAME [default]: the env file's last NAME=, as data (quotes stripped, never run)
+  local value
+  value="$(sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1)"
+  value="${value%\"}"; value="${value#\"}"; value="${value%\'}"; value="${value#\'}"
+  printf '%s' "${value:-${2:-}}"
+}
+# The edge's address and port, for the health check that runs on the host.
+SITE="$(env_value SITE_ADDRESS localhost)"; HTTPS_PORT="$(env_value HTTPS_PORT 443)"
+valid SITE_ADDRESS "$SITE" '^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$'
+valid HTTPS_PORT "$HTTPS_PORT" '^[0-9]{1,5}$'
+
+check_connection
 
 remote() {  # run a shell snippet on the host
   if [ "$DRY_RUN" = 1 ]; then echo "[dry-run] ssh $TARGET: $1"; return 0; fi
@@ -174,11 +174,8 @@ swarm_deploy() {  # the stack to the swarm whose manager is HOST, through a tunn
   if [ "$DRY_RUN" = 1 ]; then
     echo "[dry-run] ssh -L $sock:$DOCKER_ENDPOINT $TARGET (the manager's engine, over SSH)"
   else
-    # The CLI's own ssh:// transport takes no key or known-hosts file; a forwarded socket does.
-    ssh "${SSH_OPTS[@]}" -nNT -o ExitOnForwardFailure=yes -L "$sock:$DOCKER_ENDPOINT" "$TARGET" &
-    tunnel=$!
-    for _ in $(seq 100); do [ -S "$sock" ] && break; kill -0 "$tunnel" 2>/dev/null || break; sleep 0.1; done
-    [ -S "$sock" ] || die "no SSH tunnel to the engine of $TARGET"
+    engine_tunnel "$TARGET" "$sock" "$DOCKER_ENDPOINT"
+    tunnel=$TUNNEL
   fi
   # --with-registry-auth hands the nodes this CLI's registry login: one of its own, for this
   # deploy only, when REGISTRY_USERNAME and REGISTRY_PASSWORD are given.
@@ -220,8 +217,7 @@ check_health() {  # through the edge over HTTPS: ready, then one real prediction
   # The edge's internal CA root (a `localhost` site), for the check to verify its certificate.
   remote "$(compose_cmd "$1") exec -T edge cat /data/caddy/pki/authorities/local/root.crt \
       > edge-root.crt 2>/dev/null || true;
-    set -a && . ./.env && set +a &&
-    sh check_prediction.sh .env \"\${SITE_ADDRESS:-localhost}\" \"\${HTTPS_PORT:-443}\" edge-root.crt"
+    sh check_prediction.sh .env '$SITE' '$HTTPS_PORT' edge-root.crt >/dev/null"
 }
 
 backup_database() {  # MLflow's database, before a release whose mlflow may migrate its schema
@@ -250,7 +246,7 @@ release() {  # tag -> 0 when it is up and healthy, from its own directory
   remote "$(compose_cmd "$tag") pull --quiet --ignore-pull-failures $upstream" >/dev/null 2>&1 || true
   remote "$(compose_cmd "$tag") up -d --wait --wait-timeout $WAIT_TIMEOUT --remove-orphans" \
     || { FAILED="up --wait of $tag (a service did not become healthy)"; return 1; }
-  check_health "$tag" >/dev/null || { FAILED="health check of $tag (/health/ready or /predict)"; return 1; }
+  check_health "$tag" || { FAILED="health check of $tag (/health/ready or /predict)"; return 1; }
 }
 
 switch_to() {  # DIR/current -> releases/TAG, in one rename
@@ -282,6 +278,7 @@ interrupted() {
 }
 
 echo "deploy: $REGISTRY @ $TAG -> $TARGET:$DIR (project $PROJECT)"
+remote true || die "cannot reach $TARGET over SSH (the host's key, the user's key, the port?)"
 remote "command -v docker >/dev/null && docker compose version >/dev/null" \
   || die "the host has no docker compose (see deploy/cloud-init.yaml)"
 if [ -n "${REGISTRY_USERNAME:-}" ] && [ -n "${REGISTRY_PASSWORD:-}" ]; then

@@ -106,7 +106,10 @@ def env_file(tmp_path_factory):
         for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE", "CADDY_IMAGE")
         if k in os.environ
     ]
-    path = tmp_path_factory.mktemp("env") / "production.env"
+    directory = tmp_path_factory.mktemp("env")
+    # A value that runs a command if the file is ever sourced as shell on the host (it is data).
+    lines.append(f"DEPLOY_TEST_NOTE=a;touch {directory / 'sourced'}")
+    path = directory / "production.env"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -177,6 +180,23 @@ def test_release_a_deploys_by_digest_from_its_own_directory(ssh_host, releases, 
         assert running_image(service) == expected
     response = predict()
     assert response.status_code == 200 and response.json()["predictions"][0] > 0
+    assert not (env_file.parent / "sourced").exists(), "the env file was run as shell code"
+
+
+def test_a_host_whose_key_is_not_the_known_one_is_refused(
+    tmp_path, ssh_host, releases, env_file, host_dir
+):
+    """StrictHostKeyChecking=yes: another key under the host's name stops the deploy at once."""
+    sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "impostor"))
+    impostor = (tmp_path / "impostor.pub").read_text().split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[{ssh_host['host']}]:{ssh_host['port']} {' '.join(impostor)}\n")
+    before = serving_release(host_dir)
+    argv = deploy_argv(ssh_host, releases, "a", env_file, host_dir, "--known-hosts", str(known))
+    result = sh(*argv, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Host key verification failed" in result.stderr and "cannot reach" in result.stderr
+    assert serving_release(host_dir) == before
 
 
 def test_deploying_a_again_is_idempotent(ssh_host, releases, env_file, host_dir):

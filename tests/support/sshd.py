@@ -49,6 +49,9 @@ def local_sshd(work: Path) -> Iterator[dict]:
         "-o",
         "UsePAM=no",
     ]
+    # The host's key, known beforehand, as CD's EC2_KNOWN_HOSTS is (deploy_to_ec2.sh checks it).
+    host_key = (work / "host_key.pub").read_text().split()[:2]
+    (work / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
     with running(cmd, work / "sshd.log"):
         for _ in range(100):
             try:

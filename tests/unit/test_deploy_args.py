@@ -143,3 +143,47 @@ def test_the_swarm_dry_run_on_aws_has_no_s3_service(aws_env_file):
     assert services == {
         "edge", "gateway", "mlflow", "postgres", "predictions-db", "predictor", "trainer"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [("SITE_ADDRESS=x;touch /tmp/pwned", "SITE_ADDRESS"), ("SITE_ADDRESS=$(id)", "SITE_ADDRESS"),
+     ("HTTPS_PORT=443 `id`", "HTTPS_PORT")],
+)  # fmt: skip
+def test_the_env_files_values_for_the_host_are_data_and_checked(env_file, line, name):
+    """The health check on the host gets the edge's address and port as checked values: the env
+    file is never sourced there (a value holding `$(...)` or `;` would have run)."""
+    env_file.write_text(env_file.read_text() + line + "\n")
+    done = deploy(env_file)
+    assert done.returncode == 2 and done.stderr.startswith(f"deploy: {name} "), done.stderr
+    assert "[dry-run]" not in done.stdout
+
+
+def test_the_health_check_on_the_host_does_not_source_the_env_file(env_file):
+    env_file.write_text(env_file.read_text() + "SITE_ADDRESS=api.example.com\nHTTPS_PORT=8443\n")
+    done = deploy(env_file)
+    assert done.returncode == 0, done.stderr
+    check = next(line for line in done.stdout.splitlines() if "sh check_prediction.sh" in line)
+    assert "check_prediction.sh .env 'api.example.com' '8443'" in check
+    assert ". ./.env" not in done.stdout and "set -a" not in done.stdout
+
+
+def test_the_registry_username_is_checked_like_every_remote_value(env_file):
+    env = {**os.environ, "REGISTRY_USERNAME": "x' ; id ; '", "REGISTRY_PASSWORD": "p"}
+    argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run", "--env-file", str(env_file)]
+    for flag, value in GOOD.items():
+        argv += [flag, value]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2 and done.stderr.startswith("deploy: REGISTRY_USERNAME ")
+    good = {**env, "REGISTRY_USERNAME": "octo-cat"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=good)
+    assert done.returncode == 0 and "docker login ghcr.io as octo-cat" in done.stdout
+
+
+def test_known_hosts_given_must_hold_a_key_and_none_given_is_said(env_file, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.touch()
+    done = deploy(env_file, **{"--known-hosts": str(empty)})
+    assert done.returncode == 2 and "--known-hosts" in done.stderr and "empty" in done.stderr
+    done = deploy(env_file)
+    assert done.returncode == 0 and "trusted on first contact" in done.stderr
