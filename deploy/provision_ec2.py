@@ -408,6 +408,10 @@ t=$(curl -sf -X PUT "$imds/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 
 ip=$(curl -sf -H "X-aws-ec2-metadata-token: $t" "$imds/meta-data/local-ipv4")
 state=$(docker info -f '{{.Swarm.LocalNodeState}}')
 [ "$state" = active ] || docker swarm init --advertise-addr "$ip"
+# The data node's bridge for mlflow and the trainer (deploy/swarm.py makes the swarm's network
+# from it): the one way out that housing-imds-guard lets reach the instance role.
+docker network inspect housing-cloud-config >/dev/null 2>&1 || docker network create \
+  --config-only -o com.docker.network.bridge.name=housing-cloud housing-cloud-config >/dev/null
 aws ssm put-parameter --region REGION --name TOKEN --type SecureString --overwrite \
   --value "$(docker swarm join-token -q worker)" >/dev/null
 aws ssm put-parameter --region REGION --name MANAGER --type String --overwrite \
@@ -446,10 +450,11 @@ def with_host_services(user_data: str, role: str | None, project: str) -> str:
     """The IMDS guard on every node; the nightly backup where PostgreSQL runs (the compose host,
     or the manager: deploy/swarm.py labels it the data node). The scripts are deploy/'s own."""
     config = yaml.safe_load(user_data)
-    # Which containers may reach the role: compose.aws.yaml's bridge; on a swarm's data node, the
-    # overlays' way out (every task there: PostgreSQL, MLflow, the trainer, and the edge unless
-    # housing.edge is put on another node); on a worker, none.
-    bridge = {None: "housing-cloud", "manager": "docker_gwbridge", "worker": ""}[role]
+    # Which containers may reach the role: compose.aws.yaml's bridge, on the compose host and on
+    # a swarm's data node alike (there, a node-local bridge of the same name that only mlflow
+    # and the trainer join: deploy/swarm.py; docker_gwbridge, the way out of every other task,
+    # the edge's included, is refused); on a worker, none.
+    bridge = {None: "housing-cloud", "manager": "housing-cloud", "worker": ""}[role]
     files = [
         ("/usr/local/sbin/housing-imds-guard", (HERE / "imds_guard.sh").read_text(), "0755"),
         (

@@ -17,7 +17,13 @@ what Compose writes. The rendering changes nothing else:
 - numbers Compose writes where version 3 wants strings (cpus, memory), and back (ports);
 - secrets and configs are immutable in a swarm: each is named after a digest of its content, so
   that a changed secret or Caddyfile is a new object the services move to in a rolling update,
-  and an unchanged one is left alone.
+  and an unchanged one is left alone;
+- a bridge that compose names (compose.aws.yaml's `cloud`, bridge `housing-cloud`) becomes a
+  swarm-scoped bridge of that name, local to each node (`--config-from` a config-only network,
+  made by the deploy when missing): the one way out of a node that housing-imds-guard lets reach
+  the instance role, joined only by mlflow and the trainer;
+- SWARM_PLAINTEXT_NETWORKS (comma-separated names, default none) drops the encryption of those
+  overlays, for a kernel without IPsec's AES-GCM (deploy/stack.yaml encrypts them all).
 
 deploy: the rendered file goes to the manager through the Docker CLI (`--with-registry-auth`: the
 nodes pull with this machine's registry login). On a swarm without the stack, it comes up first
@@ -53,6 +59,7 @@ from housing.contract import EXAMPLE_RECORD
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "compose.yaml", ROOT / "deploy/stack.yaml"]
 DROPPED = ("build", "depends_on", "pull_policy", "restart")
+BRIDGE_NAME = "com.docker.network.bridge.name"
 EDGE_ROOT_CERT = "/data/caddy/pki/authorities/local/root.crt"
 # A new stack: no predictor or gateway until the trainer job has made a champion.
 BOOTSTRAP = {"PREDICTOR_REPLICAS": "0", "GATEWAY_REPLICAS": "0"}
@@ -104,7 +111,7 @@ def _digest_named(stack: str, kind: dict) -> dict:
     return named
 
 
-def stack_file(config: dict, stack: str) -> dict:
+def stack_file(config: dict, stack: str, plaintext: frozenset[str] = frozenset()) -> dict:
     out = {"version": "3.9"}
     out["services"] = {name: _service(s) for name, s in config["services"].items()}
     for kind in ("networks", "volumes"):
@@ -113,11 +120,14 @@ def stack_file(config: dict, stack: str) -> dict:
             k: {f: v for f, v in (spec or {}).items() if f != "name"}
             for k, spec in config.get(kind, {}).items()
         }
-    for spec in out["networks"].values():
-        # A swarm's networks are overlays: a bridge's options (compose.aws.yaml names its bridge)
-        # mean nothing there.
+    for name, spec in out["networks"].items():
         options = spec.pop("driver_opts", {})
+        if BRIDGE_NAME in options:  # a node-local bridge of that name (local_bridges)
+            out["networks"][name] = {"external": True, "name": options[BRIDGE_NAME]}
+            continue
         kept = {k: v for k, v in options.items() if not k.startswith("com.docker.network.bridge.")}
+        if name in plaintext:
+            kept.pop("encrypted", None)
         if kept:
             spec["driver_opts"] = kept
     for kind in ("secrets", "configs"):
@@ -315,9 +325,37 @@ def label_nodes(swarm: Swarm, manager_id: str) -> list[str]:
     return done
 
 
+def local_bridges(rendered: dict) -> list[str]:
+    """The node-local bridges the stack joins (external networks that stack_file made)."""
+    return sorted(spec["name"] for spec in rendered["networks"].values() if spec.get("external"))
+
+
+def ensure_local_bridge(swarm: Swarm, name: str) -> None:
+    """The swarm-scoped bridge `name`, from a config-only network of the same bridge name on
+    this node (the data node; cloud-init makes the config on every node it provisions)."""
+    if swarm.run("network", "inspect", name, check=False).returncode == 0:
+        return
+    config = f"{name}-config"
+    if swarm.run("network", "inspect", config, check=False).returncode != 0:
+        swarm.run("network", "create", "--config-only", "-o", f"{BRIDGE_NAME}={name}", config)
+    swarm.run(
+        "network", "create", "-d", "bridge", "--scope", "swarm", "--config-from", config, name
+    )
+    print(f"swarm: made the node-local bridge {name}", flush=True)
+
+
+def plaintext_networks(env_files: list[Path]) -> frozenset[str]:
+    names = frozenset(
+        n.strip() for n in setting("SWARM_PLAINTEXT_NETWORKS", env_files).split(",") if n.strip()
+    )
+    if names:
+        print(f"swarm: WARNING: not encrypted: {', '.join(sorted(names))}", file=sys.stderr)
+    return names
+
+
 def render(args, env: dict[str, str] | None = None) -> dict:
     config = merged(FILES + args.file, args.env_file, env)
-    return stack_file(config, args.stack)
+    return stack_file(config, args.stack, plaintext_networks(args.env_file))
 
 
 def _deploy(args, env: dict[str, str]) -> int:
@@ -340,6 +378,8 @@ def _deploy(args, env: dict[str, str]) -> int:
         print(f"swarm: labelled {labelled}")
     # Each service's spec before this deploy: what it changed, and what to put back.
     before = {name: service["Spec"] for name, service in swarm.stack(args.stack).items()}
+    for bridge in local_bridges(rendered):
+        ensure_local_bridge(swarm, bridge)
     since = engine_time(swarm.run("info", "--format", "{{.SystemTime}}").stdout)
     try:
         if not before:

@@ -194,7 +194,9 @@ def test_each_node_gets_the_imds_guard_and_the_database_node_the_nightly_backup(
     host = yaml.safe_load(_user_data(run().result["instance_id"]))
     nodes = run("--nodes", "2").result["nodes"]
     manager, worker = (yaml.safe_load(_user_data(n["instance_id"])) for n in nodes)
-    expected = ((host, "housing-cloud", True), (manager, "docker_gwbridge", True),
+    # The manager (the data node) lets only its node-local housing-cloud bridge through, as the
+    # compose host does: never docker_gwbridge, every task's way out, the edge's included.
+    expected = ((host, "housing-cloud", True), (manager, "housing-cloud", True),
                 (worker, "", False))  # fmt: skip
     for config, bridge, backup in expected:
         files = {f["path"]: f["content"] for f in config["write_files"]}
@@ -213,6 +215,12 @@ def test_each_node_gets_the_imds_guard_and_the_database_node_the_nightly_backup(
         ):
             assert f"/etc/systemd/system/{unit}" in files
     assert [_hops(n["instance_id"]) for n in nodes] == [2, 1]  # no container on a worker
+    manager_script = next(c for c in manager["runcmd"] if "swarm init" in c)
+    assert "--config-only -o com.docker.network.bridge.name=housing-cloud" in manager_script
+    for config in (host, manager, worker):  # every engine: no task gains privileges (swarm
+        # services cannot set no-new-privileges themselves)
+        files = {f["path"]: f["content"] for f in config["write_files"]}
+        assert json.loads(files["/etc/docker/daemon.json"])["no-new-privileges"] is True
 
 
 def test_backups_expire_and_other_lifecycle_rules_are_kept():

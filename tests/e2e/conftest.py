@@ -123,6 +123,13 @@ class Registry:
         found = self.get("registered-models/alias", name=self.name, alias=alias)
         return found["model_version"]["version"]
 
+    def post(self, path: str, body: dict, method: str = "POST") -> dict:
+        response = httpx.request(
+            method, f"{self.base}/api/2.0/mlflow/{path}", json=body, auth=admin_auth(), timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
     def versions(self) -> list[str]:
         found = self.get("model-versions/search", filter=f"name='{self.name}'")
         return sorted(v["version"] for v in found.get("model_versions", []))
@@ -152,6 +159,22 @@ def served_version(gateway: str, key: str) -> str:
     )
     response.raise_for_status()
     return response.json()["model"]["version"]
+
+
+def served_run(gateway: str, key: str) -> tuple[str, str] | None:
+    """(version, run id) of the model that answers a prediction; None while none can."""
+    from housing.contract import EXAMPLE_RECORD
+
+    try:
+        response = httpx.post(
+            f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": key}, timeout=10
+        )
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    model = response.json()["model"]
+    return model["version"], model["run_id"]
 
 
 def get_inside(service: str, port: int, path: str) -> str:

@@ -59,6 +59,29 @@ def test_the_edge_keeps_only_the_right_to_bind_80_and_443():
     assert [cap.removeprefix("CAP_") for cap in host["CapAdd"]] == ["NET_BIND_SERVICE"]
 
 
+def test_the_stores_keep_only_the_capabilities_their_entrypoints_use():
+    """Before, PostgreSQL and S3 kept Docker's default capabilities. Now S3 keeps none, and
+    PostgreSQL's entrypoint only what it takes to hand its volume to `postgres` and switch to
+    that user: every server process runs as `postgres`, none as root."""
+    postgres_caps = {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}
+    for container in compose_ps():
+        service = container["Service"]
+        if service not in ("postgres", "predictions-db", "s3"):
+            continue
+        host = inspect(container["Name"])["HostConfig"]
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert host["CapDrop"] == ["ALL"], service
+        added = {cap.removeprefix("CAP_") for cap in host["CapAdd"] or []}
+        assert added == (postgres_caps if service != "s3" else set()), service
+        if service != "s3":
+            script = (
+                "for p in /proc/[0-9]*; do grep -q '^Name:[[:space:]]*postgres$' $p/status "
+                "&& awk '/^Uid:/ {print $2}' $p/status; done; true"
+            )
+            uids = compose("exec", "-T", service, "sh", "-c", script).stdout.split()
+            assert uids and "0" not in uids, (service, uids)
+
+
 def test_no_secret_in_any_image_layer():
     secrets = secret_values()
     images = {c["Image"] for c in compose_ps() if c["Service"] in (*OURS, "trainer")}

@@ -63,12 +63,18 @@ def join_worker(manager: str, name: str, labels: list[str]) -> None:
         docker("node", "update", "--label-add", label, name, host=manager)
 
 
+def engine_flags(registry: dict) -> list[str]:
+    """Each node's dockerd flags: the local registry, and no-new-privileges for every container,
+    as deploy/cloud-init.yaml's daemon.json sets it (a swarm service cannot set it itself)."""
+    return [f"--insecure-registry={registry['pull']}", "--no-new-privileges"]
+
+
 def replace_worker(manager: str, name: str, registry: dict) -> None:
     """What an operator does for a dead worker: remove it from the swarm, start a new one, give
     it the serving label (README, "Scaling past one host")."""
     docker("node", "rm", "--force", name, host=manager)
     docker("rm", "-f", "-v", name)
-    start_engine(name, [f"--insecure-registry={registry['pull']}"], [])
+    start_engine(name, engine_flags(registry), [])
     join_worker(manager, name, NODES[name])
 
 
@@ -96,6 +102,10 @@ def nodes(registry, edge_ports) -> dict:
     """Three engines joined into one swarm with their labels; removed at the end."""
     remove_nodes()
     manager = next(iter(NODES))
+    # The manager's directory for deploy/mlflow_ui.sh's socket, the same path on this machine
+    # (whose sshd stands in for the manager's): SSH forwards to the socket the helper makes.
+    ui_dir = Path(f"/tmp/{PREFIX}-mlflow-ui")  # noqa: S108
+    ui_dir.mkdir(mode=0o700, exist_ok=True)
     try:
         for name in NODES:
             ports = []
@@ -103,15 +113,16 @@ def nodes(registry, edge_ports) -> dict:
                 ports = [
                     "-p", f"127.0.0.1:{edge_ports['https']}:443",
                     "-p", f"127.0.0.1:{edge_ports['http']}:80",
+                    "-v", f"{ui_dir}:{ui_dir}",
                 ]  # fmt: skip
-            start_engine(name, [f"--insecure-registry={registry['pull']}"], ports)
+            start_engine(name, engine_flags(registry), ports)
         hosts = {name: engine(name) for name in NODES}
         manager_host = hosts[manager]
         docker("swarm", "init", "--advertise-addr", address(manager), host=manager_host)
         for name in NODES:
             if name != manager:
                 join_worker(manager_host, name, labels=[])  # the first deploy labels them
-        yield {"manager": manager_host, "hosts": hosts, "names": list(NODES)}
+        yield {"manager": manager_host, "hosts": hosts, "names": list(NODES), "ui_dir": ui_dir}
     finally:
         if os.environ.get("HOUSING_SWARM_KEEP") != "1":  # kept only to debug by hand
             remove_nodes()

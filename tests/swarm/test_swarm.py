@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.edge import EDGE_ROOT_CERT, predict
 from tests.support.load import SteadyLoad
-from tests.support.procs import wait_until
+from tests.support.procs import free_port, wait_until
 from tests.support.sshd import local_sshd
 from tests.swarm.conftest import (
     NODES,
@@ -36,6 +36,7 @@ STACK = "housing"
 HOST_DIR = "/srv/housing"  # deploy_to_ec2.sh --dir: where the data set is, on the data node
 KEY = "swarm-test-key-0123456789abcdef"
 PREDICTOR, GATEWAY = f"{STACK}_predictor", f"{STACK}_gateway"
+PLAINTEXT = ("front", "serving", "registry", "predictions")
 REPORT: dict[str, str] = {}
 
 
@@ -56,6 +57,11 @@ def env_file(tmp_path_factory, registry):
         "GATEWAY_RATE_BURST=2000000",
         # A predictor loads the champion in seconds here: a broken one is found out sooner.
         "PREDICTOR_START_PERIOD=30s",
+        # This machine's kernel has no AES-GCM for IPsec ("Requested AEAD algorithm not found";
+        # dockerd: "Failed Adding SA ... function not implemented"): an encrypted overlay carries
+        # nothing between its nodes. The networks that cross nodes here go plain; database and
+        # objects stay on the data node and keep their encryption (test_6).
+        f"SWARM_PLAINTEXT_NETWORKS={','.join(PLAINTEXT)}",
     ]
     path = tmp_path_factory.mktemp("swarm-env") / "swarm.env"
     path.write_text("\n".join(lines) + "\n")
@@ -85,7 +91,7 @@ def release(tmp_path_factory, nodes, registry, env_file, edge_ports):
             print(done.stdout[-3000:], done.stderr[-3000:])
             return done
 
-        yield {"deploy": deploy, "url": url}
+        yield {"deploy": deploy, "url": url, "ssh": ssh}
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +241,12 @@ def test_3b_a_release_whose_predictor_breaks_is_undone_by_the_deploy(
 
 
 def test_4_a_worker_killed_its_tasks_move_and_serving_goes_on(deployed, registry, load):
+    """A dead node's gateways and predictors cost no request that can go elsewhere: the edge
+    finds the gateways by DNS and retries a failed connection on another one (Caddy's
+    lb_retries), a gateway retries a predictor it cannot reach. What is left is the request
+    already on its way to the node, or sent on a kept-alive connection to it, when it dies (one
+    client here: at most one): it gets no answer, since a POST that reached a server is not sent
+    twice. Before the edge retried, 1 to 8 requests failed here, each a 502 from the edge."""
     manager, (_, survivor, victim) = deployed["manager"], deployed["names"]
     since = time.monotonic()
     docker("kill", victim)
@@ -247,14 +259,14 @@ def test_4_a_worker_killed_its_tasks_move_and_serving_goes_on(deployed, registry
     recovered_s = wait_seconds(full_count, 120, "every replica running again")
     load.wait_for(20)
     total, failed = load.count(since, since + recovered_s)
-    ratio = failed / max(total, 1)
     statuses = load.failed_statuses(since, since + recovered_s)
     REPORT["4 worker killed"] = (
         f"{total} requests in the {recovered_s:.0f} s to full replica count, {failed} failed "
-        f"({ratio:.2%}; by status, 0 for no answer: {statuses})"
+        f"(by status, 0 for no answer: {statuses})"
     )
     print(f"\n{REPORT['4 worker killed']}; last errors: {load.errors[-3:]}")
-    assert ratio <= 0.01 and recovered_s <= 30, REPORT["4 worker killed"]
+    assert recovered_s <= 30, REPORT["4 worker killed"]
+    assert failed <= 1 and set(statuses) <= {0, 504}, REPORT["4 worker killed"]
     # A new worker in its place (a dead EC2 instance is replaced, not revived): the next step
     # has two workers again.
     replace_worker(manager, victim, registry)
@@ -275,11 +287,96 @@ def test_5_scaling_out_and_back_fails_no_request(deployed, load):
     assert failed == 0, load.errors[-5:]
 
 
-def test_6_the_data_network_is_encrypted(deployed):
-    networks = json.loads(
-        docker(
-            "network", "inspect", f"{STACK}_database", f"{STACK}_objects", host=deployed["manager"]
-        ).stdout  # fmt: skip
-    )
-    assert all(n["Options"].get("encrypted") is not None for n in networks), networks
-    assert all(n["Internal"] for n in networks)
+def test_6_every_overlay_of_the_stacks_own_traffic_is_encrypted_but_where_this_kernel_cannot(
+    deployed,
+):
+    names = docker(
+        "network", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}",
+        host=deployed["manager"],
+    ).stdout.split()  # fmt: skip
+    networks = json.loads(docker("network", "inspect", *names, host=deployed["manager"]).stdout)
+    encrypted = {n["Name"].removeprefix(f"{STACK}_") for n in networks
+                 if n["Options"].get("encrypted") is not None}  # fmt: skip
+    plain = {n["Name"].removeprefix(f"{STACK}_") for n in networks} - encrypted
+    print(f"\nencrypted overlays: {sorted(encrypted)}; plain: {sorted(plain)}")
+    assert {"database", "objects"} <= encrypted
+    assert plain == {"edge", "egress", *PLAINTEXT}
+    internal = {n["Name"].removeprefix(f"{STACK}_") for n in networks if n["Internal"]}
+    assert {"database", "objects", "registry", "predictions", "serving", "front"} <= internal
+
+
+def _stack_containers(deployed) -> list[tuple[str, dict]]:
+    """(node's engine, inspected container) for each running container of the stack."""
+    found = []
+    for host in deployed["hosts"].values():
+        ids = docker("ps", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}",
+                     host=host, check=False).stdout.split()  # fmt: skip
+        if ids:
+            found += [(host, c) for c in json.loads(docker("inspect", *ids, host=host).stdout)]
+    return found
+
+
+def test_7_the_swarms_containers_are_hardened_as_composes_are(deployed):
+    """Before, only compose's containers were checked. On the swarm: every container drops every
+    capability (the edge keeps NET_BIND_SERVICE, PostgreSQL's entrypoint what it takes to switch
+    to its user), none may gain privileges (the engines' no-new-privileges, deploy/cloud-init.yaml),
+    and ours run read-only, as a user that is not root."""
+    containers = _stack_containers(deployed)
+    services = {c["Config"]["Labels"]["com.docker.swarm.service.name"] for _, c in containers}
+    assert {
+        f"{STACK}_{s}" for s in ("mlflow", "predictor", "gateway", "edge", "postgres")
+    } <= services
+    postgres_caps = {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}
+    for host, container in containers:
+        service = container["Config"]["Labels"]["com.docker.swarm.service.name"].removeprefix(
+            f"{STACK}_"
+        )
+        config = container["HostConfig"]
+        assert config["CapDrop"] == ["ALL"], service
+        added = {cap.removeprefix("CAP_") for cap in config["CapAdd"] or []}
+        expected = {"edge": {"NET_BIND_SERVICE"}, "postgres": postgres_caps,
+                    "predictions-db": postgres_caps}.get(service, set())  # fmt: skip
+        assert added == expected, service
+        status = docker("exec", container["Id"], "cat", "/proc/1/status", host=host).stdout
+        assert "NoNewPrivs:\t1" in status, service
+        if service in ("mlflow", "predictor", "gateway"):
+            assert config["ReadonlyRootfs"], service
+            assert container["Config"]["User"] not in ("", "0", "root"), service
+
+
+def test_8_mlflow_is_reached_through_ssh_only(deployed, release, tmp_path):
+    """Before, MLflow's port was published on every address of the data node. Now it is published
+    nowhere; deploy/mlflow_ui.sh serves it on this machine's 127.0.0.1, through SSH, and removes
+    its helper when stopped."""
+    manager = deployed["manager"]
+    spec = json.loads(docker("service", "inspect", f"{STACK}_mlflow", host=manager).stdout)[0]
+    assert not spec["Spec"].get("EndpointSpec", {}).get("Ports")
+    assert not spec.get("Endpoint", {}).get("Ports")
+    ssh, port = release["ssh"], free_port()
+    argv = [
+        str(ROOT / "deploy/mlflow_ui.sh"),
+        "--host", ssh["host"], "--port", str(ssh["port"]), "--user", ssh["user"],
+        "--key", str(ssh["key"]), "--known-hosts", str(ssh["known_hosts"]),
+        "--stack", STACK, "--local-port", str(port), "--dir", str(deployed["ui_dir"]),
+        "--docker-endpoint", manager.removeprefix("tcp://"),
+    ]  # fmt: skip
+    log = tmp_path / "mlflow-ui.log"
+    with log.open("w") as out:
+        helper = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/search"
+
+        def answers() -> bool:
+            assert helper.poll() is None, log.read_text()
+            try:
+                reply = httpx.get(url, auth=("admin", "swarm-test-mlflow-admin"), timeout=5)
+            except httpx.HTTPError:
+                return False
+            return reply.status_code == 200 and "housing-price" in reply.text
+
+        wait_until(answers, 60, "MLflow through deploy/mlflow_ui.sh", every=0.5)
+    finally:
+        helper.terminate()
+        helper.wait(timeout=30)
+    left = docker("ps", "-aq", "--filter", f"name={STACK}-mlflow-ui", host=manager).stdout
+    assert not left.strip(), "the helper outlived the script"

@@ -187,3 +187,14 @@ def test_known_hosts_given_must_hold_a_key_and_none_given_is_said(env_file, tmp_
     assert done.returncode == 2 and "--known-hosts" in done.stderr and "empty" in done.stderr
     done = deploy(env_file)
     assert done.returncode == 0 and "trusted on first contact" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--stack", "x;id"), ("--dir", "/home/x'; id; '"), ("--local-port", "5000 -R"),
+     ("--host", "h$(id)"), ("--docker-endpoint", "/var/run/docker.sock;id")],
+)  # fmt: skip
+def test_the_mlflow_ui_helper_checks_its_values_before_any_connection(flag, value):
+    argv = [str(ROOT / "deploy/mlflow_ui.sh"), "--host", "manager.example.com", flag, value]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith(f"mlflow-ui: {flag} "), done.stderr

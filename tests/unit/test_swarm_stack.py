@@ -106,3 +106,49 @@ def test_the_engines_times_are_read_to_the_microsecond():
     assert swarm.engine_time("2026-11-28T03:36:07Z") > started
     with pytest.raises(swarm.DeployFailed):
         swarm.engine_time("yesterday")
+
+
+def test_every_overlay_of_the_stacks_own_traffic_is_encrypted(secrets):
+    """Before, front, serving, registry and predictions crossed nodes in clear (API keys, MLflow's
+    credentials, records); only the internet's (edge) and the download's (egress) are plain."""
+    networks = render()["networks"]
+    plain = {
+        name for name, spec in networks.items() if "encrypted" not in spec.get("driver_opts", {})
+    }
+    assert plain == {"edge", "egress"}
+    for name in ("front", "serving", "registry", "predictions", "database", "objects"):
+        assert networks[name]["driver_opts"] == {"encrypted": "true"}, name
+
+
+def test_plaintext_networks_are_only_those_named_and_said(secrets, monkeypatch, capsys):
+    monkeypatch.setenv("SWARM_PLAINTEXT_NETWORKS", "serving, registry")
+    networks = render()["networks"]
+    assert "driver_opts" not in networks["serving"] and "driver_opts" not in networks["registry"]
+    assert networks["front"]["driver_opts"] == {"encrypted": "true"}
+    assert "not encrypted: registry, serving" in capsys.readouterr().err
+
+
+def test_mlflows_port_is_published_on_no_node(secrets):
+    """A swarm binds a published port on every address of its node: the UI is reached through
+    SSH (deploy/mlflow_ui.sh, on the attachable registry network)."""
+    stack = render()
+    assert not stack["services"]["mlflow"].get("ports")
+    assert stack["networks"]["registry"]["attachable"] is True
+    published = {name for name, s in stack["services"].items() if s.get("ports")}
+    assert published == {"edge"}
+
+
+def test_on_aws_only_mlflow_and_the_trainer_join_the_node_local_cloud_bridge(secrets, tmp_path):
+    env = tmp_path / "aws.env"
+    env.write_text("MLFLOW_BUCKET=b-123\nAWS_REGION=eu-west-1\n")
+    stack = render("-f", str(ROOT / "deploy/compose.aws.yaml"), "--env-file", str(env))
+    assert stack["networks"]["cloud"] == {"external": True, "name": "housing-cloud"}
+    assert swarm.local_bridges(stack) == ["housing-cloud"]
+    joined = {name for name, s in stack["services"].items() if "cloud" in s.get("networks", {})}
+    assert joined == {"mlflow", "trainer"}
+    path = tmp_path / "stack.yml"
+    path.write_text(yaml.safe_dump(stack))
+    checked = subprocess.run(
+        ["docker", "stack", "config", "-c", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
