@@ -5,7 +5,9 @@ load generator) runs on core 1 with the same single-row request after a warm-up.
 contender: requests/s, p50 and p99 latency, CPU ms per request of its own process (the gateway's,
 not the predictor's behind it) and of all its processes, RSS, and the ratio to mlflow.
 
-The predictor is measured twice: plain, and with `?interval=0.9` (what an interval costs it).
+The predictor is measured twice: plain, and with `?interval=0.9` (what an interval costs it);
+and the predictor and the gateway again at MLflow's /invocations, with the very bodies sent to
+`mlflow models serve` (what reading MLflow's shapes costs them).
 
 Also: a 10,000-row batch against mlflow's /invocations and the predictor's /predict (median of
 5 after a warm-up request, same client for both, on core 1); the predictor's time to ready from
@@ -142,6 +144,14 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
             batch_body=json.dumps({"records": rows}),
         ),
         Contender(
+            "predictor_invocations",
+            "predictor, MLflow's /invocations",
+            [predictor()],
+            "/invocations",
+            mlflow_body,
+            batch_body=json.dumps({"dataframe_records": rows}),
+        ),
+        Contender(
             "predictor_interval",
             "predictor, ?interval=0.9",
             [predictor()],
@@ -154,6 +164,14 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
             gateway("gateway", [serve_py, "-m", "gateway"]),
             "/predict",
             single,
+            key,
+        ),
+        Contender(
+            "gateway_invocations",
+            "gateway -> predictor, MLflow's /invocations",
+            gateway("gateway", [serve_py, "-m", "gateway"]),
+            "/invocations",
+            mlflow_body,
             key,
         ),
         Contender(

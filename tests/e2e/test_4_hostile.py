@@ -33,28 +33,35 @@ def container_rss_mb(service: str) -> float:
     return float(value) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 2**20}[unit]
 
 
-def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(gateway, api_key):
+def _schemathesis(gateway: str, api_key: str, *selection: str) -> str:
     result = subprocess.run(
         [
-            ST,
-            "run",
-            f"{gateway}/openapi.json",
-            "--checks",
-            "all",
-            "--max-examples",
-            "150",
-            "-H",
-            f"X-API-Key: {api_key}",
-            "--tls-verify",
-            os.environ["SSL_CERT_FILE"],
+            ST, "run", f"{gateway}/openapi.json", *selection,
+            "--max-examples", "150",
+            "-H", f"X-API-Key: {api_key}",
+            "--tls-verify", os.environ["SSL_CERT_FILE"],
         ],
         capture_output=True,
         text=True,
         timeout=600,
-    )
+    )  # fmt: skip
     summary = re.search(r"(\d+) generated", result.stdout)
     assert result.returncode == 0, result.stdout[-4000:]
-    print(f"\nschemathesis on the gateway: {summary.group(1) if summary else '?'} cases, 0 issues")
+    return summary.group(1) if summary else "?"
+
+
+def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(gateway, api_key):
+    tables = "^/(invocations|v2/models/.*)$"
+    cases = _schemathesis(gateway, api_key, "--checks", "all", "--exclude-path-regex", tables)
+    # MLflow's table shapes and the v2 tensors cannot be written exactly in JSON Schema (a row as
+    # long as the column list, columns or tensors of one length, one model name): those routes
+    # get every check but the two that take the schema for the whole truth (a body it allows is
+    # accepted, one it forbids refused).
+    table = _schemathesis(
+        gateway, api_key, "--include-path-regex", tables, "--checks", "all",
+        "--exclude-checks", "positive_data_acceptance,negative_data_rejection",
+    )  # fmt: skip
+    print(f"\nschemathesis on the gateway: {cases} cases, the table routes {table}, 0 issues")
 
 
 def bad_bodies() -> list[tuple[str, bytes, str]]:

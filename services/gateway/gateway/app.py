@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway import feedback, health, playground, predict
+from gateway import feedback, health, invocations, open_inference, playground, predict
 from gateway.auth import ApiKeys, InFlight, RateLimiter
 from gateway.forward import Forwarder
 from gateway.replicas import ReplicaSet
@@ -21,7 +21,7 @@ from gateway.settings import GatewaySettings
 from gateway.transport import LeanTransport
 from housing.predictions.feedback import openapi_schema
 from housing.predictions.settings import PredictionLogSettings
-from housing.web import body
+from housing.web import body, mlflow_body, scoring_ops, v2_body
 from housing.web.runtime import settle_heap
 from housing.web.service import service_app
 
@@ -41,12 +41,22 @@ def create_app(
         "gateway",
         "Predict California district house prices. Send your key in X-API-Key.",
         _lifespan,
-        [predict.router, feedback.router, health.router, playground.router],
+        [
+            predict.router,
+            invocations.router,
+            scoring_ops.router,
+            open_inference.router,
+            feedback.router,
+            health.router,
+            playground.router,
+        ],
         settings.max_body_bytes,
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
     )
     body.declare(app, "/feedback", *openapi_schema())
+    mlflow_body.document(app)
+    v2_body.document(app, "/v2/models/{name}/infer")
     state = app.state
     state.settings = settings
     registry = state.metrics_registry
@@ -63,6 +73,7 @@ def create_app(
         registry,
         resolve=settings.resolve_replicas,
     )
+    state.ready = state.replicas.any_ready
     state.forwarder = Forwarder(state.replicas, transport, timeout, registry)
     state.feedback = (
         feedback.FeedbackStore(

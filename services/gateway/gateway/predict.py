@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request, Response
 
 from gateway.auth import TooBusy
@@ -14,6 +16,12 @@ from housing.web.errors import error_response
 
 RETRY_AFTER_S = "1"
 PASSED_THROUGH = ("content-type",)
+# What forwarding a prediction may answer besides the predictor's own answer.
+FORWARD_RESPONSES = {
+    502: {"description": "The predictors failed"},
+    503: {"description": "No predictor is ready; see Retry-After"},
+    504: {"description": "The predictor did not answer in time"},
+}
 
 router = APIRouter()
 
@@ -21,13 +29,7 @@ router = APIRouter()
 @router.post(
     "/predict",
     response_model=PredictResponse,
-    responses={
-        **body.ERROR_RESPONSES,
-        **CALLER_RESPONSES,
-        502: {"description": "The predictors failed"},
-        503: {"description": "No predictor is ready; see Retry-After"},
-        504: {"description": "The predictor did not answer in time"},
-    },
+    responses={**body.ERROR_RESPONSES, **CALLER_RESPONSES, **FORWARD_RESPONSES},
 )
 async def predict(request: Request, trace_id: RequestId, caller: Caller) -> Response:
     """One district, or `{"records": [...]}`: one price per record, in order; with
@@ -40,23 +42,37 @@ async def predict(request: Request, trace_id: RequestId, caller: Caller) -> Resp
     except body.BadBody as bad:
         bad.response.headers.update(trace)
         return bad.response
-    state.limiter.charge(caller, len(records))  # the rate limit counts records
+    # Validated above; forwarded as received (Starlette keeps the bytes it read). Only what was
+    # checked goes on: the level as this gateway read it, no other parameter.
+    path = "/predict" if interval is None else f"/predict?interval={interval!r}"
+    return await relay(state, caller, len(records), path, await request.body(), trace)
+
+
+async def relay(
+    state,
+    caller: str,
+    count: int,
+    path: str,
+    raw: bytes,
+    trace: dict,
+    reshape: Callable[[bytes], bytes] | None = None,
+) -> Response:
+    """`count` checked records (`raw`, JSON) to a predictor's `path`, charged to `caller` (the
+    rate limit counts records) within its cap of requests in flight; the predictor's answer
+    back, its bytes unchanged unless `reshape` turns a 200's into another body."""
+    state.limiter.charge(caller, count)
     try:
         state.inflight.enter(caller)
     except TooBusy:
         message = f"at most {state.inflight.limit} requests in flight per key; wait for one"
         return error_response(429, message, {**trace, "Retry-After": RETRY_AFTER_S})
     try:
-        return await _forward(state, request, interval, trace)
+        return await _forward(state, path, raw, trace, reshape)
     finally:
         state.inflight.leave(caller)
 
 
-async def _forward(state, request: Request, interval: float | None, trace: dict) -> Response:
-    # Validated above; forwarded as received (Starlette keeps the bytes it read).
-    raw = await request.body()
-    # Only what was checked goes on: the level as this gateway read it, no other parameter.
-    path = "/predict" if interval is None else f"/predict?interval={interval!r}"
+async def _forward(state, path: str, raw: bytes, trace: dict, reshape) -> Response:
     try:
         upstream = await state.forwarder.post(
             path, raw, {"content-type": "application/json", **trace}
@@ -71,4 +87,7 @@ async def _forward(state, request: Request, interval: float | None, trace: dict)
         return error_response(502, f"the predictor failed ({exc.args[0]})", trace)
     # The predictor wrote the request id into its answer: its bytes go back as they are.
     headers = {k: v for k, v in upstream.headers.items() if k in PASSED_THROUGH}
-    return Response(upstream.content, upstream.status_code, {**headers, **trace})
+    content = upstream.content
+    if reshape is not None and upstream.status_code == 200:
+        content = reshape(content)
+    return Response(content, upstream.status_code, {**headers, **trace})

@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from housing.predictions.settings import PredictionLogSettings
 from housing.predictions.writer import PredictionLog
+from housing.web import mlflow_body, scoring_ops
 from housing.web.service import service_app
-from predictor import predict, status
+from predictor import invocations, predict, status
 from predictor.manager import ModelManager
 from predictor.settings import PredictorSettings
 from predictor.store import ModelStore
@@ -26,14 +27,16 @@ def create_app(
         "predictor",
         "Serves the registry's champion of the California housing price model.",
         _lifespan,
-        [predict.router, status.router],
+        [predict.router, invocations.router, scoring_ops.router, status.router],
         settings.max_body_bytes,
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
     )
+    mlflow_body.document(app)
     app.state.settings = settings
     registry = app.state.metrics_registry
     app.state.manager = ModelManager(ModelStore(settings), settings.poll_interval_s, registry)
+    app.state.ready = app.state.manager.serving
     app.state.prediction_log = (
         PredictionLog(log_settings, registry, "predictor") if log_settings.enabled else None
     )

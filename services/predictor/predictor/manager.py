@@ -69,6 +69,10 @@ class ModelManager:
             registry=registry,
         )
 
+    def serving(self) -> bool:
+        """Whether a model serves now."""
+        return self.current is not None
+
     async def start(self) -> None:
         cached = self.store.last_seen()
         if cached is not None:

@@ -18,6 +18,27 @@ router = APIRouter()
 _encode = msgspec.json.Encoder().encode
 
 
+def request_trace(request: Request) -> tuple[str, dict[str, str]]:
+    """The caller's id (the gateway always sends one), else a new one, and its header: echoed in
+    the body and a header, so that the gateway passes the predictor's bytes on as they are; the
+    prediction log keys on it."""
+    trace_id = caller_request_id(request) or uuid.uuid4().hex
+    return trace_id, {"X-Request-ID": trace_id}
+
+
+async def price(state, model, records: list, interval: float | None, trace_id: str) -> dict:
+    """`model`'s answer for checked records, with "model", its reference; logged."""
+    if len(records) <= state.settings.inline_max_rows:
+        answer = model.answer(records, interval)  # cheaper inline than a thread hop
+    else:
+        answer = await run_in_threadpool(model.answer, records, interval)
+    if state.prediction_log is not None:
+        state.prediction_log.record(
+            trace_id, records, answer["predictions"], interval, answer.get("intervals"), model
+        )
+    return {**answer, "model": model.ref()}
+
+
 @router.post(
     "/predict",
     response_model=PredictResponse,
@@ -30,10 +51,7 @@ async def predict(request: Request) -> Response:
     """One district, or `{"records": [...]}`: one price per record, in order; with
     `?interval=`, a range per record as well."""
     state = request.app.state
-    # The caller's id (the gateway always sends one), echoed in the body and a header, so that
-    # the gateway passes the predictor's bytes on as they are; the prediction log keys on it.
-    trace_id = caller_request_id(request) or uuid.uuid4().hex
-    trace = {"X-Request-ID": trace_id}
+    trace_id, trace = request_trace(request)
     try:
         interval = body.read_interval(request)
         records = await body.read_records(request, state.settings.max_records)
@@ -49,14 +67,7 @@ async def predict(request: Request) -> Response:
             f"interval: model v{model.version} was trained without interval calibration",
             trace,
         )
-    if len(records) <= state.settings.inline_max_rows:
-        answer = model.answer(records, interval)  # cheaper inline than a thread hop
-    else:
-        answer = await run_in_threadpool(model.answer, records, interval)
-    if state.prediction_log is not None:
-        state.prediction_log.record(
-            trace_id, records, answer["predictions"], interval, answer.get("intervals"), model
-        )
-    payload = {**answer, "model": model.ref(), "request_id": trace_id}
+    answer = await price(state, model, records, interval, trace_id)
+    payload = {**answer, "request_id": trace_id}
     # msgspec writes the same shortest round-trip floats as json.dumps, several times faster.
     return Response(_encode(payload), media_type="application/json", headers=trace)

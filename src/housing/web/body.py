@@ -53,6 +53,9 @@ INTERVAL_PARAMETER = {
     ),
 }
 _RECORD_KEYS = frozenset(FEATURES)
+# The top-level keys of MLflow's scoring bodies (housing.web.mlflow_body reads them at
+# /invocations; /predict points there).
+MLFLOW_SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 # The refusals read_records (and the BodySizeLimit middleware) give, for a route's OpenAPI entry.
 ERROR_RESPONSES = {
     400: {"description": "The body cannot be parsed (not UTF-8 or not JSON)"},
@@ -138,7 +141,11 @@ def require_json(request: Request) -> None:
 async def read_records(request: Request, max_records: int) -> list:
     """The checked records: `FastRecord`s or `HousingRecord`s, both with the contract's fields."""
     require_json(request)
-    raw = await request.body()
+    return records_from(await request.body(), max_records)
+
+
+def records_from(raw: bytes, max_records: int) -> list:
+    """The checked records of a JSON body: the fast road, else the contract's."""
     records = fast_records(raw)
     if records is None:
         records = checked_records(raw, max_records)
@@ -171,6 +178,11 @@ def checked_records(raw: bytes, max_records: int) -> list:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise refusal(400, "body", f"invalid JSON: {reason}") from None
     records = data.get("records") if isinstance(data, dict) else None
+    if isinstance(data, dict) and records is None:
+        shape = next((key for key in MLFLOW_SHAPES if key in data), None)
+        if shape is not None:
+            message = "this is MLflow's scoring format: send it to POST /invocations"
+            raise refusal(422, shape, message)
     if isinstance(records, list) and len(records) > max_records:
         raise _too_many(len(records), max_records)
     _refuse_many_unknown_keys(data)
@@ -283,18 +295,41 @@ def declare(
 ) -> None:
     """Declare the JSON body (`schema`, its `$ref`s in `definitions`) of a POST route that reads
     its body by hand, so that OpenAPI clients and fuzzers know what it takes."""
+    declare_body(app, path, {"application/json": {"schema": schema}}, definitions, parameters)
+
+
+def declare_body(
+    app: FastAPI,
+    path: str,
+    content: dict,
+    definitions: dict | None = None,
+    parameters: list | None = None,
+) -> None:
+    """Declare the body of POST `path` by media type (`content`, OpenAPI's), for a route that
+    reads its body by hand."""
     generate = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema:
             return app.openapi_schema
         spec = generate()
-        spec.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
-        spec["paths"][path]["post"]["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": schema}},
-        }
+        spec.setdefault("components", {}).setdefault("schemas", {}).update(definitions or {})
+        spec["paths"][path]["post"]["requestBody"] = {"required": True, "content": content}
         spec["paths"][path]["post"].setdefault("parameters", []).extend(parameters or [])
         return spec
 
     app.openapi = openapi
+
+
+def json_with_nan(raw: bytes, error: msgspec.DecodeError):
+    """A body that msgspec refused (`error`), read again if it holds NaN or Infinity: MLflow's
+    and Triton's clients write a missing value as NaN, which JSON has not. NaN is read as null
+    (then the contract's own rule for a missing value applies), Infinity as a word the
+    contract's check names as not a number. Anything else: the 400 for `error`."""
+    if b"NaN" not in raw and b"Infinity" not in raw:
+        raise refusal(400, "body", f"invalid JSON: {error}") from None
+    try:
+        # Infinity stays a word, which the contract's check then names as not a number.
+        return json.loads(raw, parse_constant=lambda name: None if name == "NaN" else name)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise refusal(400, "body", f"invalid JSON: {error}") from None
