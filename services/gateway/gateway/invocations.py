@@ -7,19 +7,17 @@ from __future__ import annotations
 import msgspec
 from fastapi import APIRouter, Request, Response
 
-from gateway.predict import FORWARD_RESPONSES, relay
+from gateway.predict import FORWARD_RESPONSES, decode_answer, relay
 from gateway.security import CALLER_RESPONSES, Caller, RequestId
 from housing.web import body, mlflow_body
 
 router = APIRouter()
-_Answer = msgspec.defstruct("Answer", [("predictions", list[float])])
-_decode = msgspec.json.Decoder(_Answer).decode
 _encode = msgspec.json.Encoder().encode
 
 
 def _predictions_only(raw: bytes) -> bytes:
     """The predictor's /predict answer as MLflow's: `{"predictions": [...]}`."""
-    return _encode(_decode(raw))
+    return _encode({"predictions": decode_answer(raw).predictions})
 
 
 @router.post(

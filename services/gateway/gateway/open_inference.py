@@ -10,7 +10,7 @@ import msgspec
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from gateway.predict import FORWARD_RESPONSES, RETRY_AFTER_S, relay
+from gateway.predict import FORWARD_RESPONSES, RETRY_AFTER_S, decode_answer, relay
 from gateway.security import CALLER_RESPONSES, Caller, RequestId
 from housing import defaults
 from housing.web import body, v2_body
@@ -20,11 +20,6 @@ router = APIRouter(prefix="/v2")
 MODEL = defaults.MODEL_NAME
 NOT_FOUND = {404: {"description": f"No such model: this server serves {MODEL!r}"}}
 NOT_READY = {503: {"description": "No predictor is ready; see Retry-After"}}
-_Answer = msgspec.defstruct(
-    "Answer",
-    [("predictions", list[float]), ("model", msgspec.defstruct("Ref", [("version", str)]))],
-)
-_decode = msgspec.json.Decoder(_Answer).decode
 
 
 def _unknown(name: str) -> JSONResponse:
@@ -39,7 +34,7 @@ def _v2_error(refused: JSONResponse, trace: dict) -> JSONResponse:
 
 
 def _ready(request: Request) -> JSONResponse:
-    if request.app.state.replicas.any_ready():
+    if request.app.state.ready():
         return JSONResponse({"ready": True})
     return JSONResponse({"ready": False}, 503, {"Retry-After": RETRY_AFTER_S})
 
@@ -59,7 +54,7 @@ async def model_metadata(name: str) -> JSONResponse:
     """One input per field (FP64 numbers, BYTES for `ocean_proximity`), one output."""
     if name != MODEL:
         return _unknown(name)
-    return JSONResponse(v2_body.metadata(MODEL, None))
+    return JSONResponse(v2_body.metadata(MODEL))
 
 
 @router.get("/models/{name}/ready", responses={**NOT_FOUND, **NOT_READY})
@@ -71,7 +66,7 @@ async def model_ready(name: str, request: Request) -> JSONResponse:
 
 def _as_v2(request_id: str | None, raw: bytes) -> bytes:
     """The predictor's /predict answer as an infer response."""
-    answer = _decode(raw)
+    answer = decode_answer(raw)
     return v2_body.infer_response(MODEL, answer.model.version, request_id, answer.predictions)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
 from fastapi import APIRouter, Request, Response
 
 from gateway.auth import TooBusy
@@ -24,6 +25,11 @@ FORWARD_RESPONSES = {
 }
 
 router = APIRouter()
+
+# What the other protocols read back from a predictor's /predict answer to write their own.
+_Ref = msgspec.defstruct("Ref", [("version", str)])
+Answer = msgspec.defstruct("Answer", [("predictions", list[float]), ("model", _Ref)])
+decode_answer = msgspec.json.Decoder(Answer).decode
 
 
 @router.post(

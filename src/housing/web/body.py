@@ -150,7 +150,7 @@ def records_from(raw: bytes, max_records: int) -> list:
     if records is None:
         records = checked_records(raw, max_records)
     if len(records) > max_records:
-        raise _too_many(len(records), max_records)
+        raise too_many(len(records), max_records)
     return records
 
 
@@ -160,7 +160,8 @@ def refusal(status: int, field: str, message: str, headline: str = "", **entry) 
     return BadBody(error_response(status, f"{field}: {headline or message}", detail=detail))
 
 
-def _too_many(count: int, max_records: int) -> BadBody:
+def too_many(count: int, max_records: int) -> BadBody:
+    """The refusal of `count` records where at most `max_records` are taken."""
     return refusal(422, "records", f"at most {max_records} records per request, got {count}")
 
 
@@ -184,7 +185,7 @@ def checked_records(raw: bytes, max_records: int) -> list:
             message = "this is MLflow's scoring format: send it to POST /invocations"
             raise refusal(422, shape, message)
     if isinstance(records, list) and len(records) > max_records:
-        raise _too_many(len(records), max_records)
+        raise too_many(len(records), max_records)
     _refuse_many_unknown_keys(data)
     try:
         return records_of(ADAPTER.validate_python(data))
@@ -227,7 +228,7 @@ def _oversized(raw: bytes, max_records: int) -> BadBody:
     except msgspec.DecodeError as exc:
         return refusal(400, "body", f"invalid JSON: {exc}")
     if records is not None and len(records) > max_records:
-        return _too_many(len(records), max_records)
+        return too_many(len(records), max_records)
     field = _first_unknown_field(raw, _RecordKeys if records is None else _BatchKeys)
     message = f"more fields or values than {max_records} records hold"
     if field is None:

@@ -27,10 +27,10 @@ from housing.contract import CATEGORICAL, FEATURES
 from housing.web.body import (
     ADAPTER,
     REF_TEMPLATE,
-    BadBody,
     declare_body,
     json_with_nan,
     refusal,
+    too_many,
 )
 from housing.web.body import MLFLOW_SHAPES as SHAPES
 
@@ -60,10 +60,6 @@ def as_records(media_type: str, raw: bytes, max_records: int) -> bytes:
     return _encode({"records": rows})
 
 
-def _too_many(count: int, max_records: int) -> BadBody:
-    return refusal(422, "records", f"at most {max_records} records per request, got {count}")
-
-
 def _json_rows(raw: bytes, max_records: int) -> list:
     try:
         data = msgspec.json.decode(raw)
@@ -87,7 +83,7 @@ def _json_rows(raw: bytes, max_records: int) -> list:
     if not isinstance(table, list):
         raise refusal(422, shape, "expected a list of records (objects)")
     if len(table) > max_records:
-        raise _too_many(len(table), max_records)
+        raise too_many(len(table), max_records)
     if not all(isinstance(row, dict) for row in table):
         index = next(i for i, row in enumerate(table) if not isinstance(row, dict))
         raise refusal(422, f"{shape}[{index}]", "expected a record: an object of named fields")
@@ -101,7 +97,7 @@ def _split_rows(table, max_records: int) -> list:
     if not isinstance(data, list):
         raise refusal(422, "dataframe_split.data", "expected a list of rows")
     if len(data) > max_records:
-        raise _too_many(len(data), max_records)
+        raise too_many(len(data), max_records)
     _check_columns("dataframe_split.columns", columns)
     for index, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
@@ -117,7 +113,7 @@ def _column_rows(shape: str, table: dict, max_records: int) -> list:
         raise refusal(422, shape, "expected one list of values per column, all of one length")
     (count,) = lengths
     if count > max_records:
-        raise _too_many(count, max_records)
+        raise too_many(count, max_records)
     return [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
 
 
@@ -134,7 +130,7 @@ def _csv_rows(raw: bytes, max_records: int) -> list:
         raise refusal(400, "body", "the CSV is not UTF-8") from None
     # A valid table has at most one line per record and its header: counted before parsing.
     if text.count("\n") > max_records + 1:
-        raise _too_many(text.rstrip("\n").count("\n"), max_records)
+        raise too_many(text.rstrip("\n").count("\n"), max_records)
     try:
         rows = list(csv.reader(io.StringIO(text)))
     except csv.Error as exc:

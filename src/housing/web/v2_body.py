@@ -20,7 +20,7 @@ from __future__ import annotations
 import msgspec
 
 from housing.contract import CATEGORICAL, FEATURES
-from housing.web.body import BadBody, declare_body, json_with_nan, refusal
+from housing.web.body import BadBody, declare_body, json_with_nan, refusal, too_many
 
 OUTPUT = "predictions"
 NUMERIC_TYPES = frozenset(
@@ -53,16 +53,17 @@ class InferRequest(msgspec.Struct, forbid_unknown_fields=True):
 _decode = msgspec.json.Decoder(InferRequest).decode
 
 
-def metadata(name: str, version: str | None) -> dict:
+def metadata(name: str) -> dict:
     """The model's metadata: one input per field (FP64 numbers, BYTES for the category; -1: any
-    number of rows), and its one output."""
+    number of rows), and its one output. No version: the one serving may change at any request,
+    and each infer answer names its own."""
     inputs = [
         {"name": f, "datatype": "BYTES" if f == CATEGORICAL else "FP64", "shape": [-1]}
         for f in FEATURES
     ]
     return {
         "name": name,
-        "versions": [version] if version else [],
+        "versions": [],
         "platform": "housing-mlops",
         "inputs": inputs,
         "outputs": [{"name": OUTPUT, "datatype": "FP64", "shape": [-1]}],
@@ -116,7 +117,7 @@ def _column(tensor: _Tensor, max_records: int) -> list:
     if width != 1:
         raise refusal(422, f"{where}.shape", "one value per row: [rows] or [rows, 1]")
     if rows > max_records:
-        raise refusal(422, "records", f"at most {max_records} records per request, got {rows}")
+        raise too_many(rows, max_records)
     data = tensor.data
     if data and all(isinstance(v, list) for v in data):  # row-major nesting: [[v], [v], ...]
         data = [v for row in data for v in row]
