@@ -3,16 +3,28 @@ the stores stopped, a graceful stop. Each test prints what it measured."""
 
 from __future__ import annotations
 
+import http.server
+import ipaddress
+import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 import httpx
 import pytest
 
 from housing.contract import EXAMPLE_RECORD
-from tests.e2e.conftest import compose, compose_ps, gateway_metrics, predictor_metric, wait_until
+from tests.e2e.conftest import (
+    ROOT,
+    compose,
+    compose_ps,
+    gateway_metrics,
+    predictor_metric,
+    wait_until,
+)
+from tests.support.dind import bridge_address
 from tests.support.load import SteadyLoad
 
 
@@ -214,3 +226,106 @@ def test_sigterm_lets_requests_in_flight_finish(gateway, api_key):
     assert in_flight, "no request was in flight when the predictor was stopped"
     assert all(s == 200 for s in in_flight), in_flight
     print(f"\ngraceful stop: {len(in_flight)} request(s) in flight finished with 200")
+
+
+class EchoHandler(http.server.BaseHTTPRequestHandler):
+    """A gateway stand-in for the edge alone: answers each POST with how many bytes it got."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        received = self.rfile.read(int(self.headers.get("content-length", 0)))
+        answer = json.dumps({"received": len(received)}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_edge_passes_over_a_gateway_address_that_does_not_answer():
+    """The edge's Caddyfile in the stack's Caddy image, its gateway name resolving first to an
+    address where nothing answers (a node that just died, still in the name) and then to a live
+    server: every POST arrives whole and is answered. Before (one upstream per address, Caddy's
+    lb_retries), each request that drew the dead address got a 502 ("invalid Read on closed
+    Body": Caddy's transport closes the body on a failed dial, and the retry has none)."""
+    live_host = bridge_address()
+    dead_host = str(ipaddress.ip_address(live_host) + 250)  # nothing on the bridge there
+    upstream = http.server.ThreadingHTTPServer((live_host, 0), EchoHandler)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    name = f"edge-dial-test-{os.getpid()}"
+    subprocess.run(
+        [
+            "docker", "run", "-d", "--rm", "--name", name,
+            "-e", "SITE_ADDRESS=http://:8080",
+            "-e", "GATEWAY_NAME=gateway-under-test",
+            "-e", f"GATEWAY_PORT={upstream.server_address[1]}",
+            # /etc/hosts order is the order the dialer tries them in.
+            "--add-host", f"gateway-under-test:{dead_host}",
+            "--add-host", f"gateway-under-test:{live_host}",
+            "-v", f"{ROOT / 'services/edge/Caddyfile'}:/etc/caddy/Caddyfile:ro",
+            os.environ.get("CADDY_IMAGE", "caddy:2"),
+        ],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        address = subprocess.run(
+            ["docker", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        edge = f"http://{address}:8080"
+        wait_until(lambda: httpx.get(edge, timeout=2) is not None, 30, "the edge listening")
+        took = []
+        for size in (10, 10_000, 1_000_000):
+            time.sleep(2.5)  # past the edge's keep-alive: each request dials again
+            started = time.monotonic()
+            response = httpx.post(f"{edge}/predict", content=b"x" * size, timeout=15)
+            took.append(time.monotonic() - started)
+            assert response.status_code == 200, response.text
+            assert response.json() == {"received": size}
+        # Each request first waited on the dead address: the test tested something.
+        assert min(took) > 1.0, took
+        print(f"\nedge past a dead gateway address: 3 of 3 POSTs whole, {max(took):.1f} s at most")
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        upstream.shutdown()
+
+
+def running_gateways() -> list[str]:
+    return sorted(
+        c["Name"] for c in compose_ps() if c["Service"] == "gateway" and c["State"] == "running"
+    )
+
+
+def healthy(container: str) -> bool:
+    state = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Health.Status}}", container],
+        capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    return state == "healthy"
+
+
+def test_gateways_stopped_one_at_a_time_behind_the_edge_fail_no_request(gateway, api_key):
+    """Each of two gateways stopped (and started again) under a steady load through the edge: a
+    stopping gateway drains (GATEWAY_DRAIN_S), handing the edge's kept-alive connection back after
+    a response, and the edge's next connection goes to the other one."""
+    compose("up", "-d", "--wait", "--scale", "gateway=2", "--no-recreate", "gateway")
+    names = running_gateways()
+    assert len(names) == 2, names
+    try:
+        with SteadyLoad(gateway, api_key) as load:
+            since = time.monotonic()
+            for name in names:
+                subprocess.run(["docker", "stop", name], check=True, capture_output=True)
+                load.wait_for(50)
+                subprocess.run(["docker", "start", name], check=True, capture_output=True)
+                wait_until(lambda name=name: healthy(name), 60, f"{name} healthy again")
+                load.wait_for(50)
+            total, failed = load.count(since)
+        assert failed == 0, (load.failed_statuses(since), load.errors[-3:])
+        print(f"\n2 gateways stopped in turn behind the edge: {total} requests, 0 failed")
+    finally:
+        compose("up", "-d", "--wait", "--scale", "gateway=1", "gateway")

@@ -8,14 +8,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from gateway.predict import RETRY_AFTER_S
+from housing.web.drain import draining
 
 router = APIRouter()
 
 
 @router.get("/health/ready")
 async def ready(request: Request) -> JSONResponse:
-    if request.app.state.replicas.any_ready():
+    if request.app.state.replicas.any_ready() and not draining():
         return JSONResponse({"status": "ready"})
     return JSONResponse(
-        {"status": "not ready"}, status_code=503, headers={"Retry-After": RETRY_AFTER_S}
+        {"status": "stopping" if draining() else "not ready"},
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER_S},
     )

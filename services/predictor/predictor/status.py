@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from housing.web.drain import draining
 from housing.web.errors import error_response
 
 RETRY_AFTER_S = "5"
@@ -25,6 +26,8 @@ async def ready(request: Request) -> JSONResponse:
     model = request.app.state.manager.current
     if model is None:
         return not_ready()
+    if draining():
+        return error_response(503, "stopping", {"Retry-After": RETRY_AFTER_S})
     return JSONResponse({"status": "ready", "model": model.ref()})
 
 

@@ -15,6 +15,8 @@ from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from housing.web.drain import draining
+
 
 def bounded_protocol(max_head_bytes: int, head_timeout_s: float, body_timeout_s: float) -> type:
     """An HttpToolsProtocol class with these limits, for uvicorn's `http=`."""
@@ -62,6 +64,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._arm(self.body_timeout_s, "request body")
         super().on_headers_complete()
+        if draining() and self.cycle is not None:
+            self.cycle.keep_alive = False  # the balancer takes this connection elsewhere
 
     def on_message_complete(self) -> None:
         self._disarm()  # idle until the next request: uvicorn's keep-alive timeout applies

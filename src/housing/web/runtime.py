@@ -39,9 +39,10 @@ def ready(port: int, timeout_s: float = 2.0) -> bool:
 def serve(factory: str, settings: ServerSettings) -> None:
     import uvicorn
 
+    from housing.web.drain import DrainingServer
     from housing.web.protocol import bounded_protocol
 
-    uvicorn.run(
+    config = uvicorn.Config(
         factory,
         factory=True,
         host=settings.host,
@@ -53,8 +54,12 @@ def serve(factory: str, settings: ServerSettings) -> None:
         timeout_keep_alive=settings.keepalive_timeout_s,
         limit_concurrency=settings.limit_concurrency,
         access_log=False,  # request counts and latencies are in /metrics
-        timeout_graceful_shutdown=20,  # requests in flight finish on SIGTERM
+        timeout_graceful_shutdown=20,  # requests in flight finish on SIGTERM (after the drain)
     )
+    server = DrainingServer(config, settings.drain_s)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn.run's exit status when the app did not start
 
 
 async def cancel(task: asyncio.Task | None) -> None:

@@ -27,3 +27,7 @@ class ServerSettings(BaseSettings):
     body_timeout_s: float = Field(30.0, gt=0)
     keepalive_timeout_s: float = Field(5.0, gt=0)
     limit_concurrency: int = Field(1000, gt=0)
+    # Seconds between SIGTERM and the server's graceful stop during which it still serves, is not
+    # ready, and closes each connection after its response (housing.web.drain). 0 outside a load
+    # balancer; the stack sets it longer than the balancers' keep-alive (compose.yaml).
+    drain_s: float = Field(0.0, ge=0)
