@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from housing import __version__, defaults
 from housing.failures import first_line
 from housing.settings import get_settings
 
@@ -25,9 +26,44 @@ MODEL_DIR, METRICS = Path("models/trained"), Path("metrics/test.json")
 PathOpt = Annotated[Path, typer.Option()]
 
 
+# --debug: a failure shows its traceback instead of one line.
+_options = {"debug": False}
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"housing {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", envvar="HOUSING_DEBUG", help="Show a failure's whole traceback."),
+    ] = False,
+) -> None:
+    """California housing prices: the data, the pipeline's stages, the registry and the log.
+    Settings come from the environment (README: Settings)."""
+    _options["debug"] = debug
+
+
 def fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def refuse(exc: Exception, message: str) -> None:
+    """`fail(message)` for an expected failure `exc`; with --debug, `exc` with its traceback."""
+    if _options["debug"]:
+        raise exc
+    fail(message)
 
 
 @data_app.command("fetch")
@@ -36,10 +72,14 @@ def data_fetch(dest: PathOpt = RAW) -> None:
     from housing.data.fetch import FetchError, fetch_configured
 
     settings = get_settings()
-    try:
-        fetch_configured(settings, dest)
-    except FetchError as exc:
-        fail(str(exc))
+
+    def fetch() -> None:
+        try:
+            fetch_configured(settings, dest)
+        except FetchError as exc:
+            refuse(exc, str(exc))
+
+    _guard(fetch)
     typer.echo(f"{dest}: sha256 {settings.data_sha256} verified")
 
 
@@ -48,10 +88,15 @@ def data_validate(path: Annotated[Path, typer.Argument()] = RAW) -> None:
     """Check a CSV against the feature contract."""
     from housing.data.validate import DataValidationError, read_raw
 
-    try:
-        frame = read_raw(path)
-    except (DataValidationError, FileNotFoundError) as exc:
-        fail(f"{path}: {exc}")
+    def read():
+        try:
+            return read_raw(path)
+        except OSError as exc:
+            refuse(exc, first_line(exc))  # names the file itself
+        except (DataValidationError, UnicodeDecodeError) as exc:
+            refuse(exc, f"{path}: {first_line(exc)}")
+
+    frame = _guard(read)
     typer.echo(f"{path}: {len(frame)} rows, valid")
 
 
@@ -180,13 +225,80 @@ def feedback_export(
     typer.echo(f"{out}: {count} labelled predictions")
 
 
+@app.command()
+def predict(
+    input_csv: Annotated[
+        Path, typer.Option("--input", "-i", help="CSV of districts: the nine feature columns")
+    ],
+    output_csv: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV to write: the input's rows and the price")
+    ] = Path("predictions.csv"),
+    url: Annotated[
+        str, typer.Option(envvar="HOUSING_GATEWAY_URL", help="The gateway's address")
+    ] = f"http://127.0.0.1:{defaults.GATEWAY_PORT}",
+    key: Annotated[
+        str | None, typer.Option(envvar="HOUSING_API_KEY", help="An API key of the gateway")
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=0.5, max=0.99, help="Add each price's interval at this level"),
+    ] = None,
+    local: Annotated[
+        bool, typer.Option(help="Score in this process with --model-dir, not through the gateway")
+    ] = False,
+    model_dir: Annotated[Path, typer.Option(help="The train stage's model (--local)")] = MODEL_DIR,
+    chunk: Annotated[
+        int, typer.Option(min=1, max=defaults.MAX_RECORDS, help="Rows per request")
+    ] = 1000,
+):
+    """Score a CSV of districts, through the gateway (or --local), with a progress bar; the
+    output is written whole or not at all."""
+    from housing import batch
+
+    header, rows = _guard(lambda: _or_fail(batch.read_districts, input_csv))
+    score, source = (batch.score_local, (model_dir,)) if local else (batch.score_remote, (url, key))
+    with typer.progressbar(length=len(rows), label="scoring", file=sys.stderr) as bar:
+        scored = _guard(lambda: _or_fail(score, rows, *source, interval, chunk, bar.update))
+    _guard(lambda: batch.write_scored(output_csv, header, rows, scored, interval is not None))
+    typer.echo(f"{output_csv}: {len(rows)} districts scored")
+
+
+@app.command()
+def status(
+    predictors: Annotated[
+        str,
+        typer.Option(envvar="PREDICTOR_URLS", help="The predictors' addresses, comma-separated"),
+    ] = f"http://{defaults.LOCAL_HOST}:{defaults.PREDICTOR_PORT}",
+):
+    """The champion and the challenger with their metrics, and what each predictor serves."""
+    from housing import registry_status
+
+    settings = get_settings()
+    urls = [url.strip() for url in predictors.split(",") if url.strip()]
+    lines = _guard(lambda: registry_status.describe(settings, urls))
+    typer.echo("\n".join(lines))
+
+
+def _or_fail(action, *args):
+    """`action(*args)`, its BatchError (a reason to stop, already readable) one line as it is."""
+    from housing.batch import BatchError
+
+    try:
+        return action(*args)
+    except BatchError as exc:
+        refuse(exc, str(exc))
+
+
 def _guard(action):
-    """Run a stage; turn any failure into one readable line and exit code 1."""
+    """Run a stage; turn any failure into one readable line and exit code 1 (--debug: the
+    traceback)."""
     try:
         return action()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is one line, not a traceback
+        if _options["debug"]:
+            raise
         kind = type(exc).__name__
         message = first_line(exc)
         fail(f"{kind}: {message}" if kind not in message else message)

@@ -115,14 +115,16 @@ class ModelRef(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    predictions: list[float]
+    predictions: list[float] = Field(
+        ..., description="Median house value of each record's district, in USD, in order"
+    )
     model: ModelRef
-    request_id: str | None = None
+    request_id: str | None = Field(None, description="As in the X-Request-ID header")
     intervals: list[tuple[float, float]] | None = Field(
         None,
         description=(
-            "Only with `?interval=`: per record, [low, high], a range that holds the true price "
-            "with the requested probability (split conformal prediction on the model's "
+            "Only with `?interval=`: per record, [low, high] in USD, a range that holds the true "
+            "price with the requested probability (split conformal prediction on the model's "
             "out-of-fold errors; the model card gives the coverage measured on the test split)."
         ),
     )

@@ -67,6 +67,8 @@ def test_the_edge_refuses_what_the_gateway_would_before_it_gets_there(gateway, a
         timeout=30,
     )
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == f"request body over {defaults.MAX_BODY_BYTES} bytes"
 
 
 def test_only_the_edge_and_mlflow_ui_are_published():

@@ -61,9 +61,9 @@ class FakePredictors:
         if mode == "bad_gateway":
             return httpx.Response(502, text="bad gateway")
         if mode == "unready":
-            return httpx.Response(503, json={"message": "no model"})
+            return httpx.Response(503, json={"detail": "no model"})
         if mode == "invalid":
-            return httpx.Response(422, json={"message": "households: too small"})
+            return httpx.Response(422, json={"detail": "households: too small"})
         return httpx.Response(
             200, json={**PREDICTION, "request_id": request.headers.get("x-request-id")}
         )

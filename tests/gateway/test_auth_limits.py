@@ -88,7 +88,7 @@ async def test_too_many_records_is_422():
         response = await client.post(
             "/predict", json={"records": [EXAMPLE_RECORD] * 3}, headers=auth()
         )
-    assert response.status_code == 422 and "records" in response.json()["message"]
+    assert response.status_code == 422 and "records" in response.json()["detail"]
 
 
 async def test_auth_disabled_only_explicitly_and_with_a_warning(caplog):
@@ -148,14 +148,14 @@ async def test_unparseable_bodies_are_400(raw):
         response = await client.post(
             "/predict", content=raw, headers={**auth(), "content-type": "application/json"}
         )
-    assert response.status_code == 400 and "invalid JSON" in response.json()["message"]
+    assert response.status_code == 400 and "invalid JSON" in response.json()["detail"]
 
 
 async def test_json_that_is_not_an_object_is_422_saying_what_is_expected():
     async with gateway(FakePredictors()) as client:
         response = await client.post("/predict", json=[EXAMPLE_RECORD], headers=auth())
     assert response.status_code == 422
-    assert "expected a JSON object" in response.json()["message"]
+    assert "expected a JSON object" in response.json()["detail"]
 
 
 async def test_docs_can_be_switched_off():
@@ -199,5 +199,5 @@ async def test_requests_in_flight_per_key_are_capped():
         answered = await asyncio.gather(*held)
         after = await post()
     assert refused.status_code == 429 and refused.headers["retry-after"]
-    assert "in flight" in refused.json()["message"]
+    assert "in flight" in refused.json()["detail"]
     assert [r.status_code for r in answered] == [200, 200] and after.status_code == 200

@@ -58,14 +58,14 @@ async def test_no_ready_predictor_is_503_at_once():
         response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
         assert time.monotonic() - started < 1.0
         assert response.status_code == 503 and response.headers["retry-after"]
-        assert "no predictor is ready" in response.json()["message"]
+        assert "no predictor is ready" in response.json()["detail"]
         assert (await client.get("/health/ready")).status_code == 503
 
 
 async def test_slow_predictor_is_504():
     async with gateway(FakePredictors(a="slow")) as client:
         response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
-    assert response.status_code == 504 and "in time" in response.json()["message"]
+    assert response.status_code == 504 and "in time" in response.json()["detail"]
 
 
 async def test_a_502_is_retried_on_another():
@@ -91,13 +91,13 @@ async def test_a_500_is_not_retried_and_its_replica_is_ejected():
 async def test_server_error_with_no_other_replica_is_502():
     async with gateway(FakePredictors(a="error")) as client:
         response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
-    assert response.status_code == 502 and "failed" in response.json()["message"]
+    assert response.status_code == 502 and "failed" in response.json()["detail"]
 
 
 async def test_predictor_4xx_passes_through():
     async with gateway(FakePredictors(a="invalid")) as client:
         response = await client.post("/predict", json=EXAMPLE_RECORD, headers=auth())
-    assert response.status_code == 422 and response.json()["message"] == "households: too small"
+    assert response.status_code == 422 and response.json()["detail"] == "households: too small"
 
 
 async def test_invalid_body_is_refused_at_the_edge():
@@ -106,7 +106,7 @@ async def test_invalid_body_is_refused_at_the_edge():
         response = await client.post(
             "/predict", json={**EXAMPLE_RECORD, "households": 0}, headers=auth()
         )
-    assert response.status_code == 422 and "households" in response.json()["message"]
+    assert response.status_code == 422 and "households" in response.json()["detail"]
     assert fake.calls == []  # never reached a predictor
 
 

@@ -32,7 +32,7 @@ def test_intervals_pass_through_the_gateway(gateway_url, predictor):
     refused = httpx.post(
         gateway_url + "/predict?interval=2", json=EXAMPLE_RECORD, headers={"X-API-Key": KEY}
     )
-    assert refused.status_code == 422 and "interval" in refused.json()["message"]
+    assert refused.status_code == 422 and "interval" in refused.json()["detail"]
 
 
 def test_edge_validation_matches_the_predictor(gateway_url, predictor):
@@ -40,7 +40,7 @@ def test_edge_validation_matches_the_predictor(gateway_url, predictor):
     direct = predictor["client"].post("/predict", json=bad)
     via = httpx.post(gateway_url + "/predict", json=bad, headers={"X-API-Key": KEY})
     assert via.status_code == direct.status_code == 422
-    assert via.json()["message"] == direct.json()["message"]
+    assert via.json()["detail"] == direct.json()["detail"]
 
 
 def test_no_key_is_401_over_the_wire(gateway_url):
@@ -58,7 +58,7 @@ def test_a_body_of_bad_records_gets_a_short_answer(gateway_url):
         assert response.status_code == 422, response.text[:300]
         assert len(response.content) <= 64 * 1024, len(response.content)
         refusal = response.json()
-        assert len(refusal["detail"]) <= 20 and refusal["detail"][0]["field"].startswith(field)
+        assert len(refusal["errors"]) <= 20 and refusal["errors"][0]["field"].startswith(field)
     assert refusal["more_errors"] == 5_000 - 20
 
 

@@ -126,8 +126,8 @@ async def test_a_bad_body_is_refused_naming_the_field_and_writes_nothing(
     async with gateway(FakePredictors(), log_url=log_url) as client:
         answer = await client.post("/feedback", json=body, headers=auth())
     assert answer.status_code == status, answer.text
-    assert answer.json()["detail"][0]["field"] == field
-    assert answer.json()["message"].startswith(field)
+    assert answer.json()["errors"][0]["field"] == field
+    assert answer.json()["detail"].startswith(field)
     assert labels(log_url) == {}
 
 
@@ -138,7 +138,7 @@ async def test_a_price_too_large_for_a_float_is_refused(tmp_path):
     headers = {**auth(), "content-type": "application/json"}
     async with gateway(FakePredictors(), log_url=url) as client:
         answer = await client.post("/feedback", content=raw, headers=headers)
-    assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "actuals[0]"
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "actuals[0]"
     assert labels(url) == {}
 
 
@@ -163,7 +163,7 @@ async def test_bodies_that_are_not_feedback_are_refused(tmp_path, raw, status, f
     async with gateway(FakePredictors(), log_url=url, GATEWAY_MAX_RECORDS=50) as client:
         answer = await client.post("/feedback", content=raw, headers=headers)
     assert answer.status_code == status, answer.text
-    assert answer.json()["detail"][0]["field"] == field
+    assert answer.json()["errors"][0]["field"] == field
 
 
 async def test_feedback_needs_a_key_and_json(tmp_path):
@@ -185,7 +185,7 @@ async def test_a_store_that_cannot_be_reached_is_a_503_in_seconds():
         answer = await client.post("/feedback", json=body, headers=auth())
     assert answer.status_code == 503
     assert answer.headers["retry-after"]
-    assert "cannot be reached" in answer.json()["message"]
+    assert "cannot be reached" in answer.json()["detail"]
 
 
 async def test_without_a_log_feedback_is_a_503_that_says_so():
@@ -194,4 +194,4 @@ async def test_without_a_log_feedback_is_a_503_that_says_so():
             "/feedback", json={"request_id": "a", "actuals": [1.0]}, headers=auth()
         )
     assert answer.status_code == 503
-    assert "PREDICTION_LOG_URL" in answer.json()["message"]
+    assert "PREDICTION_LOG_URL" in answer.json()["detail"]

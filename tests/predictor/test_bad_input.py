@@ -41,13 +41,13 @@ def test_invalid_body_is_422_naming_the_field(predictor, case):
     response = predictor["client"].post("/predict", json=body)
     assert response.status_code == 422, response.text
     payload = response.json()
-    assert field in payload["message"]
-    assert any(d["field"].startswith(field) for d in payload["detail"]), payload
+    assert field in payload["detail"]
+    assert any(d["field"].startswith(field) for d in payload["errors"]), payload
 
 
 def test_batch_error_names_the_record_index(predictor):
     body = {"records": [EXAMPLE_RECORD, EXAMPLE_RECORD, with_field("households", 0)]}
-    detail = predictor["client"].post("/predict", json=body).json()["detail"]
+    detail = predictor["client"].post("/predict", json=body).json()["errors"]
     assert detail[0]["record"] == 2
 
 
@@ -62,7 +62,7 @@ def test_bare_non_finite_tokens(predictor, token):
     response = predictor["client"].post(
         "/predict", content=body, headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422 and "median_income" in response.json()["message"]
+    assert response.status_code == 422 and "median_income" in response.json()["detail"]
 
 
 def test_invalid_json(predictor):
@@ -70,7 +70,7 @@ def test_invalid_json(predictor):
         "/predict", content=b'{"longitude": ', headers={"content-type": "application/json"}
     )
     assert response.status_code in (400, 422)
-    assert "JSON" in response.json()["message"]
+    assert "JSON" in response.json()["detail"]
 
 
 def test_body_over_the_limit_is_413(predictor):
@@ -78,7 +78,7 @@ def test_body_over_the_limit_is_413(predictor):
     response = predictor["client"].post(
         "/predict", content=big, headers={"content-type": "application/json"}
     )
-    assert response.status_code == 413 and "limit" in response.json()["message"]
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
 
 
 def test_null_bedrooms_is_imputed(predictor):
@@ -99,7 +99,7 @@ def test_wrong_content_type_is_415(predictor):
     response = predictor["client"].post(
         "/predict", content=GOOD, headers={"content-type": "text/plain"}
     )
-    assert response.status_code == 415 and "Content-Type" in response.json()["message"]
+    assert response.status_code == 415 and "Content-Type" in response.json()["detail"]
 
 
 def test_openapi_documents_the_body(predictor):

@@ -18,6 +18,7 @@ class Loaded:
     version: str
     source: str
     run_id: str | None = None
+    name: str = "housing-price"
 
     @property
     def identity(self) -> tuple:

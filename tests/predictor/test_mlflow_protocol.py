@@ -87,4 +87,4 @@ def test_an_mlflow_body_sent_to_predict_is_told_where_it_goes(gateway_url):
         timeout=10,
     )
     assert answer.status_code == 422
-    assert "send it to POST /invocations" in answer.json()["message"]
+    assert "send it to POST /invocations" in answer.json()["detail"]

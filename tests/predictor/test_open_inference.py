@@ -83,6 +83,6 @@ def test_refusals_name_the_tensor_and_keep_the_key(client, gateway_url):
         headers=KEY,
         timeout=10,
     )
-    assert bad.status_code == 422 and bad.json()["message"].startswith(
+    assert bad.status_code == 422 and bad.json()["detail"].startswith(
         f"inputs.{CATEGORICAL}.datatype"
     )

@@ -82,15 +82,23 @@ def test_a_level_outside_the_range_is_refused_naming_the_parameter(predictor):
     for level in ("0.3", "1", "0.995", "ninety", "nan"):
         refused = predictor["client"].post(f"/predict?interval={level}", json=EXAMPLE_RECORD)
         assert refused.status_code == 422, (level, refused.text)
-        assert "interval" in refused.json()["message"]
+        assert "interval" in refused.json()["detail"]
 
 
 def test_metrics_are_exposed(predictor):
     predictor["client"].post("/predict", json=EXAMPLE_RECORD)
     assert predictor["client"].get("/metrics").status_code == 404  # not on the service's port
     text = httpx.get(predictor["metrics"], timeout=5).text
-    assert 'predictor_requests_total{route="/predict",status="200"}' in text
-    assert "predictor_model_version" in text and "predictor_model_swaps_total" in text
+    labels = '{code="200",method="POST",route="/predict"}'
+    assert f"predictor_requests_total{labels}" in text
+    assert f"predictor_request_duration_seconds_count{labels}" in text
+    served = predictor["client"].get("/model").json()
+    info = (
+        f'predictor_model_info{{name="{served["name"]}",run_id="{served["run_id"]}",'
+        f'version="{served["version"]}"}} 1.0'
+    )
+    assert info in text and "predictor_model_swaps_total" in text
+    assert "process_resident_memory_bytes" in text and "process_open_fds" in text
 
 
 def test_openapi_documents_predict_with_an_example(predictor):
@@ -212,7 +220,7 @@ def test_before_any_model_is_loaded_503_with_retry_after(registered, tmp_path):
     with service("predictor", env, tmp_path / "p.log") as (url, _, _):
         response = httpx.post(url + "/predict", json=EXAMPLE_RECORD, timeout=10)
         assert response.status_code == 503 and response.headers["retry-after"]
-        assert "no model" in response.json()["message"]
+        assert "no model" in response.json()["detail"]
         assert httpx.get(url + "/health/ready").status_code == 503
         assert httpx.get(url + "/health/live").status_code == 200
 

@@ -156,7 +156,7 @@ def test_a_refusal_lists_at_most_twenty_fields_and_counts_the_rest(body, field):
         checked_records(json.dumps(body).encode(), MAX_RECORDS)
     answer = json.loads(refused.value.response.body)
     assert refused.value.response.status_code == 422
-    assert len(answer["detail"]) <= 20 and answer["detail"][0]["field"] == field
+    assert len(answer["errors"]) <= 20 and answer["errors"][0]["field"] == field
     assert len(refused.value.response.body) < 4_096
     if "more_errors" in answer:
         assert answer["more_errors"] == 3_000 - 20
@@ -166,7 +166,7 @@ def test_more_records_than_the_limit_are_refused_before_any_is_validated():
     raw = b'{"records": [' + b",".join([b"{}"] * (MAX_RECORDS + 1)) + b"]}"
     with pytest.raises(BadBody) as refused:
         checked_records(raw, MAX_RECORDS)
-    assert json.loads(refused.value.response.body)["detail"] == [
+    assert json.loads(refused.value.response.body)["errors"] == [
         {"field": "records", "message": f"at most {MAX_RECORDS} records per request, got 10001"}
     ]
 
@@ -195,7 +195,7 @@ def test_a_body_holding_more_than_the_limit_is_refused_before_it_is_parsed(
         checked_records(bodies()[name], MAX_RECORDS)
     response = refused.value.response
     assert response.status_code == 422 and len(response.body) <= 64 * 1024
-    assert msgspec.json.decode(response.body)["detail"][0]["field"] == field
+    assert msgspec.json.decode(response.body)["errors"][0]["field"] == field
 
 
 def test_the_first_unknown_field_of_an_oversized_batch_is_named():
@@ -203,4 +203,4 @@ def test_the_first_unknown_field_of_an_oversized_batch_is_named():
     raw = json.dumps({"records": [EXAMPLE_RECORD, {**EXAMPLE_RECORD, **extra}]}).encode()
     with pytest.raises(BadBody) as refused:
         checked_records(raw, MAX_RECORDS)
-    assert msgspec.json.decode(refused.value.response.body)["detail"][0]["field"] == "records[1].x0"
+    assert msgspec.json.decode(refused.value.response.body)["errors"][0]["field"] == "records[1].x0"

@@ -61,13 +61,13 @@ def test_a_missing_value_written_as_nan_by_mlflows_client_is_null():
     assert "null" in body
     assert records(JSON, body.replace("null", "NaN").encode()) == expected()
     refused = refusal(JSON, body.replace("null", "NaN").replace("8.3252", "Infinity").encode())
-    assert refused["status"] == 422 and "median_income" in refused["message"]
+    assert refused["status"] == 422 and "median_income" in refused["detail"]
     # Infinity is no missing value, where a missing value is allowed either.
     infinite = body.replace("null", "Infinity").encode()
-    assert refusal(JSON, infinite)["message"].startswith("records[1].total_bedrooms")
+    assert refusal(JSON, infinite)["detail"].startswith("records[1].total_bedrooms")
     for word in ("inf", "nan"):
         text = csv_text(ROWS).replace(b",,", f",{word},".encode())
-        assert refusal(CSV, text)["message"].startswith("records[1].total_bedrooms")
+        assert refusal(CSV, text)["detail"].startswith("records[1].total_bedrooms")
 
 
 def test_csv_gives_the_same_records_an_empty_cell_is_null():
@@ -104,7 +104,7 @@ def refusal(media_type: str, body) -> dict:
 def test_what_is_not_a_table_of_districts_is_refused_naming_the_field(body, status, field):
     answer = refusal(JSON, body)
     assert answer["status"] == status
-    assert answer["message"].startswith(field) or field in json.dumps(answer.get("detail")), answer
+    assert answer["detail"].startswith(field) or field in json.dumps(answer.get("errors")), answer
 
 
 def test_a_table_over_the_record_limit_is_refused_before_its_rows_are_built():
@@ -114,9 +114,9 @@ def test_a_table_over_the_record_limit_is_refused_before_its_rows_are_built():
                  {"dataframe_split": {"columns": COLUMNS, "data": rows}},
                  {"inputs": {c: [EXAMPLE_RECORD[c]] * (MAX + 1) for c in COLUMNS}}):  # fmt: skip
         answer = refusal(JSON, body)
-        assert answer["status"] == 422 and answer["message"].startswith("records: at most 50")
+        assert answer["status"] == 422 and answer["detail"].startswith("records: at most 50")
     answer = refusal(CSV, csv_text(many))
-    assert answer["status"] == 422 and answer["message"].startswith("records: at most 50")
+    assert answer["status"] == 422 and answer["detail"].startswith("records: at most 50")
 
 
 @pytest.mark.parametrize(
@@ -132,6 +132,6 @@ def test_an_mlflow_body_sent_to_predict_is_pointed_to_invocations():
     with pytest.raises(BadBody) as refused:
         records_from(msgspec.json.encode({"dataframe_records": ROWS}), MAX)
     answer = json.loads(refused.value.response.body)
-    assert answer["message"] == (
+    assert answer["detail"] == (
         "dataframe_records: this is MLflow's scoring format: send it to POST /invocations"
     )

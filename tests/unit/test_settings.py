@@ -81,3 +81,81 @@ def test_trainer_reads_its_variables(env):
     env(TRAIN_PARAMS="train.max_iter=5", TRAINER_FORCE="true", TRAINER_DVC_REMOTE="r")
     s = TrainerSettings()
     assert (s.train_params, s.force, s.dvc_remote) == ("train.max_iter=5", True, "r")
+
+
+def documented_settings(known: dict) -> list[tuple[str, str]]:
+    """(variable, default cell) of every row of README's settings tables; a cell naming two
+    (`PREDICTOR_HOST` / `_PORT`, `GATEWAY_API_KEYS` / `_FILE`) gives both, each with its share
+    of the default cell."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = []
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| `") or len(cells) < 2:
+            continue
+        for name_cell, default_cell in zip(cells[0::3], cells[1::3], strict=False):
+            names = re.findall(r"`([A-Z_][A-Z0-9_]*)`", name_cell)
+            if not names:
+                continue
+            first = names[0]
+            full = [first] + [completed(first, suffix, known) for suffix in names[1:]]
+            shares = default_cell.split(" / ") if len(full) > 1 else [default_cell]
+            rows += zip(full, shares + [shares[-1]] * (len(full) - len(shares)), strict=False)
+    return rows
+
+
+def completed(first: str, suffix: str, known: dict) -> str:
+    """`_PORT` after `PREDICTOR_HOST`: the variable of `first`'s stem and the suffix that exists."""
+    parts = first.split("_")
+    stems = [first] + ["_".join(parts[:k]) for k in range(len(parts) - 1, 0, -1)]
+    candidates = [stem + suffix for stem in stems]
+    return next((c for c in candidates if c in known), candidates[0])
+
+
+def env_defaults() -> dict[str, object]:
+    """Every settings class's variables with their defaults (None: required or a secret)."""
+    from housing.predictions.settings import PredictionLogSettings
+
+    found: dict[str, object] = {}
+    for cls in (TrainingSettings, PredictorSettings, GatewaySettings, TrainerSettings,
+                PredictionLogSettings):  # fmt: skip
+        prefix = cls.model_config.get("env_prefix", "")
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+            found[(alias or prefix + name).upper()] = field.get_default(call_default_factory=True)
+    return found
+
+
+def same(documented: str, default: object) -> bool:
+    """A README cell (`8001`, `true`, 8 MiB, `.cache/predictor`) against a field's default."""
+    import re
+
+    if "required" in documented:
+        return default in (None, [])  # a secret: no default
+    mib = re.fullmatch(r"(\d+) MiB", documented.strip())
+    quoted = re.findall(r"`([^`]*)`", documented) or [""]
+    shown = str(int(mib.group(1)) << 20) if mib else quoted[0]
+    if "…" in shown:  # shortened for the page
+        head, tail = shown.split("…")
+        return str(default).startswith(head) and str(default).endswith(tail)
+    if isinstance(default, bool):
+        return shown == str(default).lower()
+    if isinstance(default, list):
+        return shown == ",".join(str(v) for v in default)
+    if isinstance(default, int | float):
+        return float(shown.replace(",", "")) == float(default)
+    if "Géron" in documented:
+        return "handson-ml2" in str(default) and "housing.csv" in str(default)
+    return shown == str(default)
+
+
+def test_every_setting_in_the_readme_is_a_setting_with_that_default():
+    known = env_defaults()
+    documented = documented_settings(known)
+    assert len(documented) >= 30, documented
+    unknown = [name for name, _ in documented if name not in known]
+    assert not unknown, f"README names settings no class reads: {unknown}"
+    wrong = [(n, cell, known[n]) for n, cell in documented if not same(cell, known[n])]
+    assert not wrong, f"README's default differs from the code's: {wrong}"

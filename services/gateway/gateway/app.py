@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway import feedback, health, invocations, open_inference, playground, predict
+from gateway import feedback, health, invocations, model, open_inference, playground, predict
 from gateway.auth import ApiKeys, InFlight, RateLimiter
 from gateway.forward import Forwarder
 from gateway.replicas import ReplicaSet
@@ -48,6 +48,7 @@ def create_app(
             open_inference.router,
             feedback.router,
             health.router,
+            model.router,
             playground.router,
         ],
         settings.max_body_bytes,

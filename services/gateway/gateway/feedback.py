@@ -37,6 +37,7 @@ class FeedbackStore(store.LogStore):
 
 @router.post(
     "/feedback",
+    name="feedback",  # its operationId
     status_code=202,
     responses={
         **body.ERROR_RESPONSES,

@@ -9,11 +9,18 @@ from fastapi.responses import JSONResponse
 
 from gateway.predict import RETRY_AFTER_S
 from housing.web.drain import draining
+from housing.web.ops import Readiness
 
 router = APIRouter()
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "No predictor is ready, or stopping"},
+    },
+)
 async def ready(request: Request) -> JSONResponse:
     if request.app.state.replicas.any_ready() and not draining():
         return JSONResponse({"status": "ready"})

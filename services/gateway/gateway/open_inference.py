@@ -14,7 +14,7 @@ from gateway.predict import FORWARD_RESPONSES, RETRY_AFTER_S, decode_answer, rel
 from gateway.security import CALLER_RESPONSES, Caller, RequestId
 from housing import defaults
 from housing.web import body, v2_body
-from housing.web.errors import error_response
+from housing.web.errors import PROBLEM_JSON, error_response
 
 router = APIRouter(prefix="/v2")
 MODEL = defaults.MODEL_NAME
@@ -30,7 +30,12 @@ def _unknown(name: str) -> JSONResponse:
 def _v2_error(refused: JSONResponse, trace: dict) -> JSONResponse:
     """A refusal with `error` as well, where v2 clients (tritonclient) read the message."""
     content = msgspec.json.decode(refused.body)
-    return JSONResponse({"error": content["message"], **content}, refused.status_code, trace)
+    return JSONResponse(
+        {"error": content["detail"], **content},
+        refused.status_code,
+        trace,
+        media_type=PROBLEM_JSON,
+    )
 
 
 def _ready(request: Request) -> JSONResponse:

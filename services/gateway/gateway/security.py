@@ -7,14 +7,13 @@ handler reads the body: a caller without a key learns nothing more and costs not
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.auth import AuthError, RateLimited
-from housing.web.trace import caller_request_id
+from housing.web import trace as tracing
 
 # What `Caller` may refuse, for a route's OpenAPI entry.
 CALLER_RESPONSES = {
@@ -33,7 +32,7 @@ ANONYMOUS = "anonymous"
 
 async def request_id(request: Request) -> str:
     """The caller's X-Request-ID (a plain token), or a new one: it follows the request on."""
-    return caller_request_id(request) or uuid.uuid4().hex
+    return tracing.request_id(request)
 
 
 RequestId = Annotated[str, Depends(request_id)]

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
 from housing.failures import first_line
 from housing.web.runtime import cancel, settle_heap
@@ -55,9 +55,8 @@ class ModelManager:
             "Alias lookups that failed (registry unreachable)",
             registry=registry,
         )
-        self.version_gauge = Gauge(
-            "predictor_model_version", "Version being served", registry=registry
-        )
+        # predictor_model_info{name, version, run_id} 1: what serves, by what it is.
+        self.model_info = Info("predictor_model", "The model version serving", registry=registry)
         self.last_poll = Gauge(
             "predictor_registry_last_poll_timestamp_seconds",
             "When the alias was last resolved (Unix time)",
@@ -155,5 +154,7 @@ class ModelManager:
     def _swap(self, model: ServedModel) -> None:
         self.current = model
         self.swaps.inc()
-        self.version_gauge.set(float(model.version) if model.version.isdigit() else -1)
+        self.model_info.info(
+            {"name": model.name, "version": model.version, "run_id": model.run_id or ""}
+        )
         settle_heap()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import msgspec
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from housing.contract import PredictResponse
 from housing.web import body
 from housing.web.errors import error_response
-from housing.web.trace import caller_request_id
+from housing.web.trace import request_id
 from predictor.status import not_ready
 
 router = APIRouter()
@@ -22,7 +20,7 @@ def request_trace(request: Request) -> tuple[str, dict[str, str]]:
     """The caller's id (the gateway always sends one), else a new one, and its header: echoed in
     the body and a header, so that the gateway passes the predictor's bytes on as they are; the
     prediction log keys on it."""
-    trace_id = caller_request_id(request) or uuid.uuid4().hex
+    trace_id = request_id(request)
     return trace_id, {"X-Request-ID": trace_id}
 
 

@@ -7,6 +7,7 @@ tracking URI that is not a server (a SQLite file), MLflow's own client answers i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from housing.defaults import MODEL_SHA256_TAG
 from housing.tracking.rest import get_api
@@ -18,6 +19,7 @@ class VersionInfo:
     run_id: str | None
     metrics: dict[str, float]
     sha256: str | None = None  # the version's MODEL_SHA256_TAG: what its model file must hash to
+    trained_at: str | None = None  # when its run ended (ISO 8601, UTC)
 
     @property
     def identity(self) -> tuple[str, str | None, str | None]:
@@ -31,11 +33,14 @@ def resolve_over_rest(base: str, name: str, alias: str, timeout_s: float) -> Ver
     version = found["model_version"]
     run_id = version.get("run_id") or None
     metrics: dict[str, float] = {}
+    ended_ms = None
     if run_id:
         run = get_api(base, "runs/get", {"run_id": run_id}, timeout_s)
         metrics = {m["key"]: float(m["value"]) for m in run["run"]["data"].get("metrics", [])}
+        ended_ms = run["run"]["info"].get("end_time")
     tags = {t.get("key"): t.get("value") for t in version.get("tags", [])}
-    return VersionInfo(str(version["version"]), run_id, metrics, tags.get(MODEL_SHA256_TAG))
+    sha256 = tags.get(MODEL_SHA256_TAG)
+    return VersionInfo(str(version["version"]), run_id, metrics, sha256, iso_time(ended_ms))
 
 
 def resolve_with_client(tracking_uri: str, name: str, alias: str) -> VersionInfo:
@@ -43,5 +48,14 @@ def resolve_with_client(tracking_uri: str, name: str, alias: str) -> VersionInfo
 
     client = MlflowClient(tracking_uri=tracking_uri)
     mv = client.get_model_version_by_alias(name, alias)
-    metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
-    return VersionInfo(str(mv.version), mv.run_id, metrics, mv.tags.get(MODEL_SHA256_TAG))
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    metrics = dict(run.data.metrics) if run else {}
+    ended = iso_time(run.info.end_time) if run else None
+    return VersionInfo(str(mv.version), mv.run_id, metrics, mv.tags.get(MODEL_SHA256_TAG), ended)
+
+
+def iso_time(epoch_ms: int | str | None) -> str | None:
+    """MLflow's milliseconds since the epoch as ISO 8601 (UTC); None for a run not ended."""
+    if not epoch_ms:
+        return None
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, UTC).isoformat(timespec="seconds")

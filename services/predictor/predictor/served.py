@@ -38,6 +38,7 @@ class ServedModel:
     pipeline: Any
     compiled: CompiledPipeline | None
     sha256: str | None = None  # of the model file, checked against the registry's tag
+    trained_at: str | None = None  # when its training run ended
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     source: str = "registry"
 
@@ -108,6 +109,8 @@ class ServedModel:
             "alias": self.alias,
             "run_id": self.run_id,
             "metrics": self.metrics,
+            "trained_at": self.trained_at,
+            "intervals": self.interval_scores is not None,
             "loaded_at": self.loaded_at,
             "source": self.source,
             "sha256": self.sha256,

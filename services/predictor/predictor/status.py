@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
+from housing.contract import ModelRef
 from housing.web.drain import draining
 from housing.web.errors import error_response
 
@@ -21,7 +25,15 @@ def not_ready(headers: dict[str, str] | None = None) -> JSONResponse:
     )
 
 
-@router.get("/health/ready")
+class Ready(BaseModel):
+    status: Literal["ready"]
+    model: ModelRef
+
+
+@router.get(
+    "/health/ready",
+    responses={200: {"model": Ready}, 503: {"description": "No model yet, or stopping"}},
+)
 async def ready(request: Request) -> JSONResponse:
     model = request.app.state.manager.current
     if model is None:

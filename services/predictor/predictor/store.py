@@ -92,6 +92,7 @@ class ModelStore:
                 "run_id": info.run_id,
                 "metrics": info.metrics,
                 "sha256": info.sha256,
+                "trained_at": info.trained_at,
             }
             (staging / "meta.json").write_text(json.dumps(meta))
             try:
@@ -134,6 +135,7 @@ class ModelStore:
             alias=self.settings.model_alias,
             run_id=meta.get("run_id"),
             metrics=meta.get("metrics", {}),
+            trained_at=meta.get("trained_at"),
             source=source,
             sha256=sha256,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -48,28 +49,14 @@ class TrainParams:
     progress_every: int = field(default=50, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "neighbour_ks", tuple(int(k) for k in self.neighbour_ks))
-        # Checked here, not by scikit-learn: fit() grows the trees in steps of progress_every, so
-        # max_iter below 1 would leave the regressor unfitted without an error.
-        bounds = {
-            "learning_rate": self.learning_rate > 0,
-            "max_iter": self.max_iter >= 1,
-            "max_leaf_nodes": self.max_leaf_nodes >= 2,
-            "max_depth": self.max_depth >= 0,
-            "min_samples_leaf": self.min_samples_leaf >= 1,
-            "l2_regularization": self.l2_regularization >= 0,
-            "max_features": 0 < self.max_features <= 1,
-            "max_bins": 2 <= self.max_bins <= 255,
-            "geo_clusters": self.geo_clusters >= 1,
-            "neighbour_ks": bool(self.neighbour_ks) and min(self.neighbour_ks) >= 1,
-            "neighbour_folds": self.neighbour_folds >= 2,
-            "cv_folds": self.cv_folds == 0 or self.cv_folds >= 2,
-            "progress_every": self.progress_every >= 1,
-        }
-        wrong = [name for name, ok in bounds.items() if not ok]
-        if wrong:
-            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in wrong)
-            raise ValueError(f"train parameter(s) out of range: {shown}")
+        # Checked here, before any work, each named as params.yaml spells it: scikit-learn would
+        # find some of these only after minutes (or never: fit() grows the trees in steps of
+        # progress_every, so max_iter below 1 would leave the regressor unfitted without an error).
+        for name, (kind, ok, expected) in _RULES.items():
+            value = getattr(self, name)
+            if not (_is(value, kind) and ok(value)):
+                raise ValueError(f"train.{name} must be {expected}, got {json.dumps(value)}")
+        object.__setattr__(self, "neighbour_ks", tuple(self.neighbour_ks))
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainParams:
@@ -83,6 +70,36 @@ class TrainParams:
 # expects a richer district to cost more, all else equal, and the trees alone would not ensure it
 # where the neighbours' prices dominate. No other column is computed from the income.
 INCREASING = ("median_income",)
+
+
+def _is(value, kind) -> bool:
+    """`value` is of `kind` as YAML gives it: an int is a float too; a bool is neither."""
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, int | float)
+    if kind is list:
+        return isinstance(value, list | tuple) and all(_is(v, int) for v in value)
+    return isinstance(value, kind)
+
+
+# Each parameter: its kind, its range, and both in words for the error.
+_RULES = {
+    "seed": (int, lambda v: v >= 0, "an integer ≥ 0"),
+    "learning_rate": (float, lambda v: v > 0, "a number > 0"),
+    "max_iter": (int, lambda v: v >= 1, "an integer ≥ 1"),
+    "max_leaf_nodes": (int, lambda v: v >= 2, "an integer ≥ 2"),
+    "max_depth": (int, lambda v: v >= 0, "an integer ≥ 0 (0: no limit)"),
+    "min_samples_leaf": (int, lambda v: v >= 1, "an integer ≥ 1"),
+    "l2_regularization": (float, lambda v: v >= 0, "a number ≥ 0"),
+    "max_features": (float, lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "max_bins": (int, lambda v: 2 <= v <= 255, "an integer from 2 to 255"),
+    "geo_clusters": (int, lambda v: v >= 1, "an integer ≥ 1"),
+    "neighbour_ks": (list, lambda v: len(v) > 0 and min(v) >= 1, "a list of integers ≥ 1"),
+    "neighbour_folds": (int, lambda v: v >= 2, "an integer ≥ 2"),
+    "cv_folds": (int, lambda v: v == 0 or v >= 2, "0 (none) or an integer ≥ 2"),
+    "progress_every": (int, lambda v: v >= 1, "an integer ≥ 1"),
+}
 
 
 def build_pipeline(params: TrainParams) -> Pipeline:

@@ -156,8 +156,8 @@ def records_from(raw: bytes, max_records: int) -> list:
 
 def refusal(status: int, field: str, message: str, headline: str = "", **entry) -> BadBody:
     """A refusal about one field, its message "<field>: <headline, else message>"."""
-    detail = [{"field": field, "message": message, **entry}]
-    return BadBody(error_response(status, f"{field}: {headline or message}", detail=detail))
+    errors = [{"field": field, "message": message, **entry}]
+    return BadBody(error_response(status, f"{field}: {headline or message}", errors=errors))
 
 
 def too_many(count: int, max_records: int) -> BadBody:

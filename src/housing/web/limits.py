@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from housing.web import errors
+
 
 class BodyTooLarge(Exception):
     pass
@@ -52,16 +54,17 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send):
-        body = json.dumps(
-            {"message": f"request body is larger than the limit of {self.max_bytes} bytes"}
-        ).encode()
+        request_id = errors.request_id_for({})
+        detail = f"request body is larger than the limit of {self.max_bytes} bytes"
+        body = json.dumps(errors.problem(413, detail, request_id)).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", errors.PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
                     (b"connection", b"close"),
                 ],
             }

@@ -1,10 +1,12 @@
-"""Prometheus request metrics by route and status, as a pure ASGI middleware (cheap per request)."""
+"""Prometheus request metrics by method, route and status code, as a pure ASGI middleware (cheap
+per request), named as Prometheus's conventions have them (`*_request_duration_seconds`); and the
+process's own (resident memory, CPU seconds, open file descriptors)."""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -13,17 +15,19 @@ class RequestMetrics:
     def __init__(self, registry: CollectorRegistry, prefix: str):
         self.requests = Counter(
             f"{prefix}_requests_total",
-            "HTTP requests by route and status",
-            ["route", "status"],
+            "HTTP requests by method, route and status code",
+            ["method", "route", "code"],
             registry=registry,
         )
         self.latency = Histogram(
-            f"{prefix}_request_seconds",
-            "HTTP request latency by route and status",
-            ["route", "status"],
+            f"{prefix}_request_duration_seconds",
+            "HTTP request latency by method, route and status code",
+            ["method", "route", "code"],
             registry=registry,
             buckets=LATENCY_BUCKETS,
         )
+        # process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, ...
+        ProcessCollector(registry=registry)
 
 
 class MetricsMiddleware:
@@ -49,6 +53,6 @@ class MetricsMiddleware:
         finally:
             path = scope["path"]
             route = path if path in self.routes else "other"
-            code = str(status)
-            self.metrics.requests.labels(route, code).inc()
-            self.metrics.latency.labels(route, code).observe(time.perf_counter() - started)
+            labels = (scope["method"], route, str(status))
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)

@@ -7,14 +7,26 @@ Each app keeps its metrics registry in `app.state.metrics_registry`.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import start_http_server
+from pydantic import BaseModel
 
 router = APIRouter()
 
 
-@router.get("/health/live")
+class Liveness(BaseModel):
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    """The gateway's readiness, public: no more than whether it can answer now."""
+
+    status: Literal["ready", "not ready", "stopping"]
+
+
+@router.get("/health/live", response_model=Liveness)
 async def live() -> dict:
     """The process answers (it may not have a model or a predictor yet: see /health/ready)."""
     return {"status": "alive"}

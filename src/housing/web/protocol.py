@@ -11,11 +11,14 @@ closed.
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from housing.web.drain import draining
+from housing.web.errors import PROBLEM_JSON, problem
 
 
 def bounded_protocol(max_head_bytes: int, head_timeout_s: float, body_timeout_s: float) -> type:
@@ -96,10 +99,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # The app has the request: it learns of the disconnect; no second response.
             self.transport.close()
             return
-        body = message.encode()
+        request_id = uuid.uuid4().hex
+        body = json.dumps(problem(status.value, message, request_id)).encode()
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\nx-request-id: %s\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-            % (status.value, status.phrase.encode(), len(body), body)
+            % (
+                status.value,
+                status.phrase.encode(),
+                PROBLEM_JSON.encode(),
+                request_id.encode(),
+                len(body),
+                body,
+            )
         )
         self.transport.close()

@@ -6,8 +6,11 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
+from housing import __version__
 from housing.web import body, errors, ops
 from housing.web.limits import BodySizeLimit
 from housing.web.metrics import MetricsMiddleware, RequestMetrics
@@ -26,15 +29,26 @@ def service_app(
     served while the app runs on `metrics_address` (host, port), not on the app's own port.
 
     `docs=False` serves no /docs, /redoc or /openapi.json (a production choice)."""
-    urls = {} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    # /docs and /redoc load Swagger UI's and ReDoc's assets from the app (fastapi-offline's
+    # copies), not from a CDN: they work where the internet is not reachable.
+    factory, urls = (
+        (FastAPIOffline, {})
+        if docs
+        else (FastAPI, {"docs_url": None, "redoc_url": None, "openapi_url": None})
+    )
 
     @asynccontextmanager
     async def with_metrics(app: FastAPI):
         async with ops.metrics_server(app, *metrics_address), lifespan(app):
             yield
 
-    app = FastAPI(
-        title=f"housing {name}", summary=summary, version="1", lifespan=with_metrics, **urls
+    app = factory(
+        title=f"housing {name}",
+        summary=summary,
+        version=__version__,
+        lifespan=with_metrics,
+        generate_unique_id_function=operation_id,
+        **urls,
     )
     app.state.metrics_registry = registry = CollectorRegistry()
     errors.install(app)
@@ -42,9 +56,17 @@ def service_app(
     for router in routers:
         app.include_router(router)
     body.document(app)
+    errors.document(app)
     # Labelled by route path; anything else is counted as "other", so labels stay bounded.
     known = frozenset(route.path for router in routers for route in router.routes)
     metrics = RequestMetrics(registry, name)
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=known)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)  # outermost: before any read
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)  # before any read
+    app.add_middleware(errors.RequestScope)  # outermost: every error body knows its request
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """OpenAPI's operationId: the handler's name (`predict`, `ready`), `v2_` before the Open
+    Inference Protocol's (`v2_infer`), as generated clients name their methods."""
+    return ("v2_" if route.path.startswith("/v2/") else "") + route.name

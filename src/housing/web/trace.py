@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from starlette.requests import Request
 
@@ -22,3 +23,11 @@ def caller_request_id(request: Request) -> str | None:
     """The caller's X-Request-ID when it is a plain token of at most 128 characters, else None."""
     value = request.headers.get(HEADER)
     return value if value is not None and is_token(value) else None
+
+
+def request_id(request: Request) -> str:
+    """The id the request goes by: the caller's X-Request-ID (a plain token) or a new one, kept
+    in the request's state, where an error body made for it finds it (housing.web.errors)."""
+    value = caller_request_id(request) or uuid.uuid4().hex
+    request.scope.setdefault("state", {})["request_id"] = value
+    return value
