@@ -6,6 +6,8 @@ contender: requests/s, p50 and p99 latency, CPU ms per request of its own proces
 not the predictor's behind it) and of all its processes, RSS, and the ratio to mlflow.
 
 The predictor is measured twice: plain, and with `?interval=0.9` (what an interval costs it);
+the predictor and the gateway again with no access log (`*_LOG_SAMPLE=0`: what a JSON line per
+request, the default, costs them);
 and the predictor and the gateway again at MLflow's /invocations, with the very bodies sent to
 `mlflow models serve` (what reading MLflow's shapes costs them).
 
@@ -104,9 +106,10 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
     def predictor() -> Server:
         return Server("predictor", [serve_py, "-m", "predictor"], dict(predictor_env))
 
-    def gateway(name: str, cmd: list[str]) -> list[Server]:
+    def gateway(name: str, cmd: list[str], **extra_env: str) -> list[Server]:
         behind = predictor()
         env = {
+            **extra_env,
             "PREDICTION_LOG_URL": f"sqlite:///{cache.parent / 'gateway-feedback.db'}",
             "GATEWAY_API_KEYS": KEY,
             "GATEWAY_RATE_PER_S": "1000000",
@@ -126,6 +129,7 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
     hello += ["--no-access-log", "--loop", "uvloop", "--http", "httptools"]
     mlflow = [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local"]
     key = {"X-API-Key": KEY}
+    unlogged = {"PREDICTOR_LOG_SAMPLE": "0"}
     return [
         Contender(
             "mlflow",
@@ -159,6 +163,13 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
             single,
         ),
         Contender(
+            "predictor_unlogged",
+            "predictor, no access log (PREDICTOR_LOG_SAMPLE=0)",
+            [Server("predictor", [serve_py, "-m", "predictor"], {**predictor_env, **unlogged})],
+            "/predict",
+            single,
+        ),
+        Contender(
             "gateway",
             "gateway -> predictor",
             gateway("gateway", [serve_py, "-m", "gateway"]),
@@ -172,6 +183,14 @@ def contenders(tracking: str, model_uri: str, cache: Path, serve_py: str, rows: 
             gateway("gateway", [serve_py, "-m", "gateway"]),
             "/invocations",
             mlflow_body,
+            key,
+        ),
+        Contender(
+            "gateway_unlogged",
+            "gateway -> predictor, no access log (GATEWAY_LOG_SAMPLE=0)",
+            gateway("gateway", [serve_py, "-m", "gateway"], GATEWAY_LOG_SAMPLE="0"),
+            "/predict",
+            single,
             key,
         ),
         Contender(
@@ -335,6 +354,12 @@ def summarize(results: dict) -> None:
     if plain_cpu and "predictor_interval" in results:
         extra = results["predictor_interval"]["own_cpu_ms_per_request"] / plain_cpu - 1
         results["interval_cpu_extra"] = round(extra, 3)
+    # What an access line for every request costs (the default, *_LOG_SAMPLE=1) against none.
+    for service in ("predictor", "gateway"):
+        logged, unlogged = results.get(service), results.get(f"{service}_unlogged")
+        if logged and unlogged:
+            extra = logged["own_cpu_ms_per_request"] / unlogged["own_cpu_ms_per_request"] - 1
+            results[f"{service}_log_cpu_extra"] = round(extra, 3)
     lean, plain = results.get("gateway"), results.get("gateway_httpx")
     if lean and plain:
         saved = 1 - lean["own_cpu_ms_per_request"] / plain["own_cpu_ms_per_request"]
@@ -380,6 +405,10 @@ def print_table(results: dict) -> None:
                 f"  log {store}: {r['rps']:.0f} req/s ({runs}), "
                 f"{r['own_cpu_ms_per_request']:.3f} ms CPU/req, p99 {r['p99_ms']:.2f} ms{cost}"
             )
+    for service in ("predictor", "gateway"):
+        if f"{service}_log_cpu_extra" in results:
+            extra = results[f"{service}_log_cpu_extra"]
+            print(f"an access line for every request costs the {service} {extra:+.0%} CPU")
     if "transport_cpu_saved" in results:
         g, h = results["gateway"], results["gateway_httpx"]
         print(

@@ -54,6 +54,7 @@ def create_app(
         settings.max_body_bytes,
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
+        log_sample=settings.log_sample,
     )
     body.declare(app, "/feedback", *openapi_schema())
     mlflow_body.document(app)
@@ -97,8 +98,6 @@ def create_app(
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe otherwise
     state = app.state
     if state.keys is None:
         log.warning("GATEWAY_AUTH_DISABLED is set: /predict is open to anyone")

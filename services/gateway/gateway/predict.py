@@ -16,7 +16,7 @@ from housing.web import body
 from housing.web.errors import error_response
 
 RETRY_AFTER_S = "1"
-PASSED_THROUGH = ("content-type",)
+PASSED_THROUGH = ("content-type", "x-model-version")
 # What forwarding a prediction may answer besides the predictor's own answer.
 FORWARD_RESPONSES = {
     502: {"description": "The predictors failed"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -31,6 +30,7 @@ def create_app(
         settings.max_body_bytes,
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,
+        log_sample=settings.log_sample,
     )
     mlflow_body.document(app)
     app.state.settings = settings
@@ -45,7 +45,6 @@ def create_app(
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     prediction_log = app.state.prediction_log
     if prediction_log is not None:
         prediction_log.start()

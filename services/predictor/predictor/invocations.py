@@ -36,4 +36,8 @@ async def invocations(request: Request) -> Response:
         return not_ready(trace)
     answer = await price(state, model, records, None, trace_id)
     payload = {"predictions": answer["predictions"]}
-    return Response(_encode(payload), media_type="application/json", headers=trace)
+    return Response(
+        _encode(payload),
+        media_type="application/json",
+        headers={**trace, "X-Model-Version": model.version},
+    )

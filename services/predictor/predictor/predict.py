@@ -68,4 +68,8 @@ async def predict(request: Request) -> Response:
     answer = await price(state, model, records, interval, trace_id)
     payload = {**answer, "request_id": trace_id}
     # msgspec writes the same shortest round-trip floats as json.dumps, several times faster.
-    return Response(_encode(payload), media_type="application/json", headers=trace)
+    return Response(
+        _encode(payload),
+        media_type="application/json",
+        headers={**trace, "X-Model-Version": model.version},
+    )

@@ -8,6 +8,8 @@ import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
+from housing.web.logs import AccessLog
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -31,21 +33,26 @@ class RequestMetrics:
 
 
 class MetricsMiddleware:
-    def __init__(self, app, metrics: RequestMetrics, routes: frozenset[str]):
+    """Each request counted and timed, and handed to the access log when it wants it."""
+
+    def __init__(self, app, metrics: RequestMetrics, routes: frozenset[str], access: AccessLog):
         self.app = app
         self.metrics = metrics
         self.routes = routes  # known paths; anything else is counted as "other" (bounded labels)
+        self.access = access
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status = 500
+        headers = None
 
         async def capture(message):
-            nonlocal status
+            nonlocal status, headers
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers")
             await send(message)
 
         try:
@@ -53,6 +60,9 @@ class MetricsMiddleware:
         finally:
             path = scope["path"]
             route = path if path in self.routes else "other"
+            seconds = time.perf_counter() - started
             labels = (scope["method"], route, str(status))
             self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(*labels).observe(seconds)
+            if self.access.wanted(status):
+                self.access.record(scope["method"], route, status, seconds, headers)

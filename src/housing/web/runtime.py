@@ -39,9 +39,11 @@ def ready(port: int, timeout_s: float = 2.0) -> bool:
 def serve(factory: str, settings: ServerSettings) -> None:
     import uvicorn
 
+    from housing.web import logs
     from housing.web.drain import DrainingServer
     from housing.web.protocol import bounded_protocol
 
+    logs.configure()
     config = uvicorn.Config(
         factory,
         factory=True,
@@ -53,7 +55,8 @@ def serve(factory: str, settings: ServerSettings) -> None:
         ),
         timeout_keep_alive=settings.keepalive_timeout_s,
         limit_concurrency=settings.limit_concurrency,
-        access_log=False,  # request counts and latencies are in /metrics
+        access_log=False,  # ours: housing.web.logs, a JSON line per request (sampled)
+        log_config=None,  # uvicorn's own lines go through the JSON handler too
         timeout_graceful_shutdown=20,  # requests in flight finish on SIGTERM (after the drain)
     )
     server = DrainingServer(config, settings.drain_s)

@@ -31,3 +31,5 @@ class ServerSettings(BaseSettings):
     # ready, and closes each connection after its response (housing.web.drain). 0 outside a load
     # balancer; the stack sets it longer than the balancers' keep-alive (compose.yaml).
     drain_s: float = Field(0.0, ge=0)
+    # The share of successful requests that get an access log line (every failure gets one).
+    log_sample: float = Field(1.0, ge=0, le=1)

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from housing import __version__
 from housing.web import body, errors, ops
 from housing.web.limits import BodySizeLimit
+from housing.web.logs import AccessLog
 from housing.web.metrics import MetricsMiddleware, RequestMetrics
 
 
@@ -24,6 +25,7 @@ def service_app(
     max_body_bytes: int,
     metrics_address: tuple[str, int],
     docs: bool = True,
+    log_sample: float = 1.0,
 ) -> FastAPI:
     """The app of service `name` (also its metrics' prefix), with `app.state.metrics_registry`,
     served while the app runs on `metrics_address` (host, port), not on the app's own port.
@@ -60,7 +62,8 @@ def service_app(
     # Labelled by route path; anything else is counted as "other", so labels stay bounded.
     known = frozenset(route.path for router in routers for route in router.routes)
     metrics = RequestMetrics(registry, name)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=known)
+    access = AccessLog(name, log_sample)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=known, access=access)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)  # before any read
     app.add_middleware(errors.RequestScope)  # outermost: every error body knows its request
     return app
