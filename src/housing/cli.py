@@ -69,13 +69,27 @@ def refuse(exc: Exception, message: str) -> None:
 @data_app.command("fetch")
 def data_fetch(dest: PathOpt = RAW) -> None:
     """Download the raw CSV from HOUSING_DATA_URL, verify its sha256, write it atomically."""
+    from rich.console import Console
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
     from housing.data.fetch import FetchError, fetch_configured
 
     settings = get_settings()
+    console = Console(stderr=True)
+    # A bar of bytes on a terminal; nothing where stderr is a log (CI, a container).
+    bar = Progress(
+        *Progress.get_default_columns()[:2], DownloadColumn(), TransferSpeedColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    )  # fmt: skip
+    task = bar.add_task(f"fetching {dest.name}", total=None)
+
+    def advance(received: int, announced: int | None) -> None:
+        bar.update(task, advance=received, total=announced)
 
     def fetch() -> None:
         try:
-            fetch_configured(settings, dest)
+            with bar:
+                fetch_configured(settings, dest, advance)
         except FetchError as exc:
             refuse(exc, str(exc))
 
@@ -116,9 +130,23 @@ def train(
     params: PathOpt = PARAMS,
 ):
     """Stage train: fit the pipeline (preprocessing and regressor) on the train split."""
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress
+
     from housing.stages import train as stage
 
-    info = _guard(lambda: stage.run(train_csv, out_dir, params))
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log (dvc in CI, a container): the fit's lines
+        info = _guard(lambda: stage.run(train_csv, out_dir, params))
+    else:
+        columns = (*Progress.get_default_columns(), MofNCompleteColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("boosting", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            info = _guard(lambda: stage.run(train_csv, out_dir, params, advance))
     validated = (
         f"; {info['cv_rmse_mean']:,.0f} ± {info['cv_rmse_std']:,.0f} RMSE in cross-validation"
         if "cv_rmse_mean" in info

@@ -164,3 +164,13 @@ def test_a_tree_that_leaves_no_leaf_possible_reads_the_same_slot_on_both_paths(f
     np.testing.assert_allclose(crafted.kernel.predict(X, codes), numpy_says, rtol=1e-12)
     honest = dataclasses.replace(trees, leaf_values=leaf_values).predict_numpy(X, codes)
     assert not np.allclose(numpy_says, honest)
+
+
+def test_fit_tells_its_progress_every_step(split):
+    """The callback the CLI draws its bar with: each step's trees done, of all."""
+    from housing.model.pipeline import TrainParams, build_pipeline, fit
+
+    told: list[tuple[int, int]] = []
+    params = TrainParams(max_iter=5, max_leaf_nodes=8, progress_every=2, cv_folds=0)
+    fit(build_pipeline(params), *split_xy(split[0]), params, lambda d, t: told.append((d, t)))
+    assert told == [(2, 5), (4, 5), (5, 5)]

@@ -139,3 +139,10 @@ def test_the_fetched_file_is_readable_by_others_under_the_usual_umask(source, tm
     finally:
         os.umask(old)
     assert oct(dest.stat().st_mode)[-3:] == "644"
+
+
+def test_progress_is_told_every_byte_and_the_announced_size(source, tmp_path):
+    told: list[tuple[int, int | None]] = []
+    fetch(source.as_uri(), tmp_path / "out.csv", SHA, progress=lambda n, t: told.append((n, t)))
+    assert sum(n for n, _ in told) == len(CONTENT)
+    assert {total for _, total in told} == {len(CONTENT)}  # a file:// answer announces its length

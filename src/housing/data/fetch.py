@@ -7,6 +7,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -43,12 +44,14 @@ def fetch(
     timeout: float = 60.0,
     max_bytes: int = 64 * MiB,
     deadline_s: float = 300.0,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Path:
     """Fetch `url` into `dest`. The file appears only once complete and verified.
 
     `timeout` bounds each network wait; `deadline_s` the whole download, so that a server
     dripping a byte at a time cannot hold the trainer; `max_bytes` its size, so that a wrong
-    URL cannot fill the disk.
+    URL cannot fill the disk. `progress(received, announced)` is told of each chunk: its bytes,
+    and the size the server announced (None when it did not).
     """
     if dest.is_file() and sha256_of(dest) == expected_sha256:
         return dest
@@ -58,6 +61,7 @@ def fetch(
     with atomic_path(dest, suffix=".part") as tmp:
         with open(tmp, "wb") as out, _open(url, min(timeout, deadline_s)) as src:
             _refuse_announced_size(src, url, max_bytes)
+            announced = _expected_size(src)
             # read1 returns what has arrived, so the deadline is checked however slow the source.
             read = getattr(src, "read1", src.read)
             try:
@@ -69,6 +73,8 @@ def fetch(
                         raise FetchError(f"download of {url} took longer than {deadline_s:g} s")
                     digest.update(chunk)
                     out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk), announced)
             except (OSError, TimeoutError) as exc:
                 raise FetchError(f"download of {url} broke off: {exc}") from exc
         actual = digest.hexdigest()
@@ -79,7 +85,7 @@ def fetch(
     return dest
 
 
-def fetch_configured(settings, dest: Path) -> Path:
+def fetch_configured(settings, dest: Path, progress=None) -> Path:
     """`fetch` with the URL, checksum and limits of a `housing.settings.TrainingSettings`."""
     return fetch(
         settings.data_url,
@@ -87,6 +93,7 @@ def fetch_configured(settings, dest: Path) -> Path:
         settings.data_sha256,
         max_bytes=settings.data_max_bytes,
         deadline_s=settings.data_deadline_s,
+        progress=progress,
     )
 
 
@@ -94,3 +101,13 @@ def _refuse_announced_size(src, url: str, max_bytes: int) -> None:
     announced = getattr(src, "headers", {}).get("Content-Length", "")
     if announced.isdigit() and int(announced) > max_bytes:
         raise FetchError(f"{url} announces {announced} bytes, over the limit of {max_bytes}")
+
+
+def _expected_size(src) -> int | None:
+    """What the download will weigh, for a progress bar: the server's Content-Length, a local
+    file's size; None when unknown."""
+    headers = getattr(src, "headers", None)
+    if headers is None:
+        return os.fstat(src.fileno()).st_size
+    announced = headers.get("Content-Length", "")
+    return int(announced) if announced.isdigit() else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,25 +155,37 @@ def split_xy(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return frame[list(FEATURES)], frame[TARGET].to_numpy(dtype=np.float64)
 
 
-def fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, params: TrainParams) -> Pipeline:
-    """Fit with a progress line every `progress_every` boosting iterations.
+def fit(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    params: TrainParams,
+    progress: Callable[[int, int], None] | None = None,
+) -> Pipeline:
+    """Fit, telling `progress(done, total)` every `progress_every` boosting iterations (by
+    default a line on stderr).
 
     Boosting is resumed with warm_start, which grows the same trees as one uninterrupted fit
     (no early stopping, no subsampling), so progress costs nothing in the result.
     """
     preprocess, regressor = pipeline.named_steps.values()
     started = time.perf_counter()
+    if progress is None:
+
+        def progress(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - started
+            print(
+                f"  trained {done}/{total} boosting iterations ({elapsed:.1f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
     features = preprocess.fit_transform(X, y)
     regressor.set_params(warm_start=True)
     step = max(1, params.progress_every)
     for done in range(step, params.max_iter + step, step):
         regressor.set_params(max_iter=min(done, params.max_iter))
         regressor.fit(features, y)
-        print(
-            f"  trained {regressor.n_iter_}/{params.max_iter} boosting iterations "
-            f"({time.perf_counter() - started:.1f}s)",
-            file=sys.stderr,
-            flush=True,
-        )
+        progress(regressor.n_iter_, params.max_iter)
     regressor.set_params(warm_start=False)
     return pipeline

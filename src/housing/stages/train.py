@@ -31,12 +31,13 @@ def cross_validate(params: TrainParams, X, y) -> tuple[dict, np.ndarray | None]:
     return {"cv_rmse_mean": float(np.mean(rmse)), "cv_rmse_std": float(np.std(rmse))}, predicted
 
 
-def run(train_csv: Path, out_dir: Path, params_file: Path) -> dict:
+def run(train_csv: Path, out_dir: Path, params_file: Path, progress=None) -> dict:
+    """Fit on the train split and save the model; `progress(done, total)`: see `fit`."""
     params = TrainParams.from_dict(load_params(params_file, "train"))
     X, y = split_xy(read_raw(train_csv))
     validated, out_of_fold = cross_validate(params, X, y)
     started = time.perf_counter()
-    pipeline = fit(build_pipeline(params), X, y, params)
+    pipeline = fit(build_pipeline(params), X, y, params, progress)
     if out_of_fold is not None:
         intervals.attach(pipeline, intervals.relative_residuals(y, out_of_fold))
     info = {
