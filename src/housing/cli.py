@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -69,26 +71,16 @@ def refuse(exc: Exception, message: str) -> None:
 @data_app.command("fetch")
 def data_fetch(dest: PathOpt = RAW) -> None:
     """Download the raw CSV from HOUSING_DATA_URL, verify its sha256, write it atomically."""
-    from rich.console import Console
-    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+    from rich.progress import DownloadColumn, TransferSpeedColumn
 
     from housing.data.fetch import FetchError, fetch_configured
 
     settings = get_settings()
-    console = Console(stderr=True)
-    # A bar of bytes on a terminal; nothing where stderr is a log (CI, a container).
-    bar = Progress(
-        *Progress.get_default_columns()[:2], DownloadColumn(), TransferSpeedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
-    )  # fmt: skip
-    task = bar.add_task(f"fetching {dest.name}", total=None)
-
-    def advance(received: int, announced: int | None) -> None:
-        bar.update(task, advance=received, total=announced)
 
     def fetch() -> None:
         try:
-            with bar:
+            with _progress(f"fetching {dest.name}", DownloadColumn(), TransferSpeedColumn()) as bar:
+                advance = bar and (lambda received, size: bar(advance=received, total=size))
                 fetch_configured(settings, dest, advance)
         except FetchError as exc:
             refuse(exc, str(exc))
@@ -130,23 +122,14 @@ def train(
     params: PathOpt = PARAMS,
 ):
     """Stage train: fit the pipeline (preprocessing and regressor) on the train split."""
-    from rich.console import Console
-    from rich.progress import MofNCompleteColumn, Progress
+    from rich.progress import MofNCompleteColumn
 
     from housing.stages import train as stage
 
-    console = Console(stderr=True)
-    if not console.is_terminal:  # a log (dvc in CI, a container): the fit's lines
-        info = _guard(lambda: stage.run(train_csv, out_dir, params))
-    else:
-        columns = (*Progress.get_default_columns(), MofNCompleteColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("boosting", total=None)
-
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            info = _guard(lambda: stage.run(train_csv, out_dir, params, advance))
+    # On a terminal a bar of boosting iterations; where stderr is a log, the fit's own lines.
+    with _progress("boosting", MofNCompleteColumn()) as bar:
+        advance = bar and (lambda done, total: bar(completed=done, total=total))
+        info = _guard(lambda: stage.run(train_csv, out_dir, params, advance))
     validated = (
         f"; {info['cv_rmse_mean']:,.0f} ± {info['cv_rmse_std']:,.0f} RMSE in cross-validation"
         if "cv_rmse_mean" in info
@@ -281,12 +264,15 @@ def predict(
 ):
     """Score a CSV of districts, through the gateway (or --local), with a progress bar; the
     output is written whole or not at all."""
+    from rich.progress import MofNCompleteColumn
+
     from housing import batch
 
     header, rows = _guard(lambda: _or_fail(batch.read_districts, input_csv))
     score, source = (batch.score_local, (model_dir,)) if local else (batch.score_remote, (url, key))
-    with typer.progressbar(length=len(rows), label="scoring", file=sys.stderr) as bar:
-        scored = _guard(lambda: _or_fail(score, rows, *source, interval, chunk, bar.update))
+    with _progress("scoring", MofNCompleteColumn(), total=len(rows)) as bar:
+        advance = (lambda scored: bar(advance=scored)) if bar else (lambda scored: None)
+        scored = _guard(lambda: _or_fail(score, rows, *source, interval, chunk, advance))
     _guard(lambda: batch.write_scored(output_csv, header, rows, scored, interval is not None))
     typer.echo(f"{output_csv}: {len(rows)} districts scored")
 
@@ -305,6 +291,22 @@ def status(
     urls = [url.strip() for url in predictors.split(",") if url.strip()]
     lines = _guard(lambda: registry_status.describe(settings, urls))
     typer.echo("\n".join(lines))
+
+
+@contextmanager
+def _progress(label: str, *columns, total: float | None = None):
+    """A rich bar on stderr when it is a terminal, as `update(**fields)` (rich's
+    Progress.update of its one task); None where stderr is a log (CI, dvc, a container)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    shown = (*Progress.get_default_columns()[:2], *columns)
+    with Progress(*shown, console=console, transient=True) as bar:
+        yield partial(bar.update, bar.add_task(label, total=total))
 
 
 def _or_fail(action, *args):

@@ -45,11 +45,11 @@ def test_predict_through_the_gateway_equals_the_predictor_row_for_row(
     out = tmp_path / "scored.csv"
     done = housing(
         "predict", "-i", str(districts), "-o", str(out), "--url", gateway_url, "--interval", "0.9",
-        "--chunk", CHUNK, HOUSING_API_KEY=KEY,
+        "--chunk", CHUNK, HOUSING_API_KEY=KEY, TTY_COMPATIBLE="1",  # stderr drawn as a terminal
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{out}: {ROWS} districts scored"
-    assert "scoring" in done.stderr  # the progress bar
+    assert "scoring" in done.stderr and f"{ROWS}/{ROWS}" in done.stderr  # the progress bar
     scored, source = read(out), read(districts)
     assert len(scored) == ROWS
     assert all(s[name] == r[name] for s, r in zip(scored, source, strict=True) for name in r)

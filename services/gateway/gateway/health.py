@@ -4,14 +4,22 @@ which predictors are ready, and where they are, is on the internal metrics port
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from gateway.predict import RETRY_AFTER_S
 from housing.web.drain import draining
-from housing.web.ops import Readiness
 
 router = APIRouter()
+
+
+class Readiness(BaseModel):
+    """Public: no more than whether the gateway can answer now."""
+
+    status: Literal["ready", "not ready", "stopping"]
 
 
 @router.get(
@@ -22,10 +30,7 @@ router = APIRouter()
     },
 )
 async def ready(request: Request) -> JSONResponse:
-    if request.app.state.replicas.any_ready() and not draining():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse(
-        {"status": "stopping" if draining() else "not ready"},
-        status_code=503,
-        headers={"Retry-After": RETRY_AFTER_S},
-    )
+    status = "stopping" if draining() else "ready" if request.app.state.ready() else "not ready"
+    if status == "ready":
+        return JSONResponse({"status": status})
+    return JSONResponse({"status": status}, 503, {"Retry-After": RETRY_AFTER_S})

@@ -18,7 +18,6 @@ from housing.web.errors import error_response
 router = APIRouter()
 # Seconds an answer is kept: a new champion shows here within this and a predictor's poll.
 KEEP_S = 2.0
-PUBLIC = ("name", "version", "alias", "metrics", "trained_at", "intervals")
 
 
 class PublicModel(BaseModel):
@@ -33,6 +32,10 @@ class PublicModel(BaseModel):
     )
     trained_at: str | None = Field(description="When its training run ended (ISO 8601, UTC)")
     intervals: bool = Field(description="Whether ?interval= is offered (conformal intervals)")
+
+
+# What of the predictor's /model a client may see: the fields above, nothing else.
+PUBLIC = tuple(PublicModel.model_fields)
 
 
 @router.get(

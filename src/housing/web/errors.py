@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from housing.web.trace import is_token
+from housing.web import trace
 
 # A refusal lists at most this many fields: a body with thousands of unknown keys gets a short
 # answer, not one as long as itself.
@@ -62,7 +62,6 @@ def describe(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 PROBLEM_JSON = "application/problem+json"
-REQUEST_ID_HEADER = "X-Request-ID"
 # The phrases RFC 9110 renamed, which Python's HTTPStatus has only from 3.13: the same title on
 # every Python (and as the edge's own 413 says it).
 _RFC9110_PHRASES = {413: "Content Too Large", 422: "Unprocessable Content"}
@@ -98,29 +97,22 @@ def problem(status: int, detail: str, request_id: str, **extra) -> dict[str, Any
     return {**body, "request_id": request_id, **extra}
 
 
-def request_id_for(headers: dict[str, str]) -> str:
-    """The id the response goes by: the one in its headers, else the caller's, else a new one."""
-    for name, value in headers.items():
-        if name.lower() == "x-request-id":
-            return value
+def current_request_id() -> str:
+    """The id of the request being answered (housing.web.trace), or a new one outside one."""
     scope = _SCOPE.get()
-    if scope is not None:
-        known = scope.get("state", {}).get("request_id")
-        if known is not None:
-            return known
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                caller = value.decode("latin-1")
-                if is_token(caller):
-                    return caller
-    return uuid.uuid4().hex
+    if scope is None or scope["type"] != "http":
+        return uuid.uuid4().hex
+    return trace.request_id(Request(scope))
 
 
 def error_response(status: int, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
-    """A problem+json response; `extra` adds members (`errors`, `more_errors`, `error`)."""
+    """A problem+json response; `extra` adds members (`errors`, `more_errors`, `error`). Its
+    request id is the one `headers` give, else the request's."""
     headers = dict(headers or {})
-    request_id = request_id_for(headers)
-    headers.setdefault(REQUEST_ID_HEADER, request_id)
+    given = next((v for name, v in headers.items() if name.lower() == trace.HEADER), None)
+    request_id = given or current_request_id()
+    if given is None:
+        headers[trace.HEADER] = request_id
     body = problem(status, detail, request_id, **extra)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 

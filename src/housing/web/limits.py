@@ -54,7 +54,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send):
-        request_id = errors.request_id_for({})
+        request_id = errors.current_request_id()
         detail = f"request body is larger than the limit of {self.max_bytes} bytes"
         body = json.dumps(errors.problem(413, detail, request_id)).encode()
         await send(

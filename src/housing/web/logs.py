@@ -13,7 +13,11 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from housing.web import trace
+
 FIELDS = "{asctime}{levelname}{name}{message}"
+# The response headers an access line reads (ASGI gives their names in lower case).
+REQUEST_ID, MODEL_VERSION = trace.HEADER.encode(), b"x-model-version"
 RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
@@ -41,18 +45,18 @@ class AccessLog:
     def record(self, method: str, route: str, status: int, seconds: float, headers) -> None:
         found = {}
         for name, value in headers or ():
-            if name in (b"x-request-id", b"x-model-version"):
+            if name in (REQUEST_ID, MODEL_VERSION):
                 found[name] = value.decode("latin-1")
         level = logging.ERROR if status >= 500 else logging.INFO
         self.log.log(
             level,
             f"{method} {route} {status}",
             extra={
-                "request_id": found.get(b"x-request-id"),
+                "request_id": found.get(REQUEST_ID),
                 "method": method,
                 "route": route,
                 "status": status,
                 "latency_ms": round(seconds * 1000, 3),
-                "model_version": found.get(b"x-model-version"),
+                "model_version": found.get(MODEL_VERSION),
             },
         )

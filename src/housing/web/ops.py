@@ -20,12 +20,6 @@ class Liveness(BaseModel):
     status: Literal["alive"]
 
 
-class Readiness(BaseModel):
-    """The gateway's readiness, public: no more than whether it can answer now."""
-
-    status: Literal["ready", "not ready", "stopping"]
-
-
 @router.get("/health/live", response_model=Liveness)
 async def live() -> dict:
     """The process answers (it may not have a model or a predictor yet: see /health/ready)."""

@@ -26,8 +26,10 @@ def caller_request_id(request: Request) -> str | None:
 
 
 def request_id(request: Request) -> str:
-    """The id the request goes by: the caller's X-Request-ID (a plain token) or a new one, kept
-    in the request's state, where an error body made for it finds it (housing.web.errors)."""
-    value = caller_request_id(request) or uuid.uuid4().hex
-    request.scope.setdefault("state", {})["request_id"] = value
-    return value
+    """The id the request goes by: the one it was given already, else the caller's X-Request-ID
+    (a plain token), else a new one; kept in the request's state, so that whatever answers it
+    (a handler, an error body: housing.web.errors) gives the same."""
+    state = request.scope.setdefault("state", {})
+    if "request_id" not in state:
+        state["request_id"] = caller_request_id(request) or uuid.uuid4().hex
+    return state["request_id"]
