@@ -17,6 +17,8 @@ from housing.settings import get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(no_args_is_help=True, help="Get and check the raw data set.")
 app.add_typer(data_app, name="data")
+monitor_app = typer.Typer(no_args_is_help=True, help="Live quality and drift (the monitor).")
+app.add_typer(monitor_app, name="monitor")
 feedback_app = typer.Typer(no_args_is_help=True, help="The real prices posted back (/feedback).")
 app.add_typer(feedback_app, name="feedback")
 
@@ -234,6 +236,63 @@ def feedback_export(
         fail("PREDICTION_LOG_URL is empty: there is no prediction log to export")
     count = _guard(lambda: export(settings.url, out, settings.connect_timeout_s))
     typer.echo(f"{out}: {count} labelled predictions")
+
+
+@monitor_app.command("run")
+def monitor_run(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole summary as JSON")
+    ] = False,
+):
+    """One pass over the prediction log's window: live RMSE, MAE and coverage per version, drift
+    of each field from the served version's training data (MONITOR_*, PREDICTION_LOG_URL)."""
+    import json
+
+    from housing.monitor.run import Monitor
+    from housing.monitor.settings import MonitorSettings
+    from housing.predictions.settings import PredictionLogSettings
+    from housing.secret_files import export_from_files
+
+    _guard(export_from_files)  # PGPASSWORD_FILE, in the stack
+    log_settings = PredictionLogSettings()
+    if not log_settings.enabled:
+        fail("PREDICTION_LOG_URL is empty: there is no prediction log to monitor")
+    settings = _guard(MonitorSettings)
+    monitor = _guard(lambda: Monitor(settings, log_settings.url, log_settings.connect_timeout_s))
+    try:
+        summary = _guard(monitor.run)
+    finally:
+        monitor.close()
+    typer.echo(
+        json.dumps(summary, indent=1)
+        if as_json
+        else "\n".join(_monitor_lines(summary, settings.state_dir))
+    )
+
+
+def _monitor_lines(summary: dict, state_dir: Path) -> list[str]:
+    lines = [
+        f"window {summary['window']['start']} to {summary['window']['end']}: "
+        f"{summary['predictions']} predictions, {summary['labelled']} labelled"
+    ]
+    for version, figures in summary["models"].items():
+        shown = "  ".join(
+            f"{key} {figures[key]:,.0f}" if key in ("rmse", "mae") else f"{key} {figures[key]:.3f}"
+            for key in ("rmse", "mae", "coverage")
+            if figures[key] is not None
+        )
+        lines.append(
+            f"v{version}: {figures['predictions']} predictions, "
+            f"{figures['labelled']} labelled  {shown}".rstrip()
+        )
+    drifted = [field for field, found in summary["drift"].items() if found["drifted"]]
+    if summary["drift"]:
+        lines.append("drifted: " + (", ".join(drifted) if drifted else "none"))
+    if summary["drift_note"]:
+        lines.append(summary["drift_note"])
+    if summary["report"]:
+        lines.append(f"report: {state_dir / 'report.html'}")
+    return lines
 
 
 @app.command()

@@ -116,11 +116,12 @@ def completed(first: str, suffix: str, known: dict) -> str:
 
 def env_defaults() -> dict[str, object]:
     """Every settings class's variables with their defaults (None: required or a secret)."""
+    from housing.monitor.settings import MonitorSettings
     from housing.predictions.settings import PredictionLogSettings
 
     found: dict[str, object] = {}
     for cls in (TrainingSettings, PredictorSettings, GatewaySettings, TrainerSettings,
-                PredictionLogSettings):  # fmt: skip
+                PredictionLogSettings, MonitorSettings):  # fmt: skip
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
             alias = field.validation_alias if isinstance(field.validation_alias, str) else None

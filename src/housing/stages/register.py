@@ -12,12 +12,14 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from housing.data.validate import read_raw
-from housing.defaults import CHAMPION_ALIAS, MODEL_SHA256_TAG, TEST_SPLIT_TAG
+from housing.defaults import CHAMPION_ALIAS, MODEL_SHA256_TAG, TEST_SPLIT_TAG, TRAIN_SPLIT_TAG
 from housing.files import load_params, sha256_of, write_json
 from housing.model import persist
 from housing.model.persist import INFO_FILE, TRUSTED_TYPES, load_model
 from housing.model.pipeline import split_xy
 from housing.model.scoring import score
+from housing.monitor import reference
+from housing.monitor.settings import MonitorSettings
 from housing.settings import TrainingSettings
 from housing.tracking.lineage import lineage_tags
 from housing.tracking.registry import apply_gate, version_by_alias
@@ -56,6 +58,12 @@ def run(
         )
         if reports is not None:  # the model card and its plots (stage `report`)
             mlflow.log_artifacts(str(reports), artifact_path=MODEL_CARD_PATH)
+        # What the monitor compares live inputs with (housing.monitor.reference).
+        reference.log_to_active_run(
+            reference.build(
+                X_train, pipeline, MonitorSettings().reference_rows, tags[TRAIN_SPLIT_TAG]
+            )
+        )
         logged = mlflow.sklearn.log_model(
             pipeline,
             name="model",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from housing.defaults import TEST_SPLIT_TAG
+from housing.defaults import TEST_SPLIT_TAG, TRAIN_SPLIT_TAG
 from housing.files import sha256_of
 
 
@@ -33,7 +33,7 @@ def git_commit(cwd: Path) -> str | None:
 def lineage_tags(raw: Path, train_csv: Path, test_csv: Path) -> dict[str, str]:
     tags = {
         "data.raw_sha256": sha256_of(raw),
-        "data.train_sha256": sha256_of(train_csv),
+        TRAIN_SPLIT_TAG: sha256_of(train_csv),
         TEST_SPLIT_TAG: sha256_of(test_csv),
         "data.raw_dvc_md5": dvc_md5(raw) or "untracked",
         "git.commit": git_commit(Path.cwd()) or "none",

@@ -1,0 +1,36 @@
+"""The monitor's settings (`MONITOR_*`): one definition for `housing monitor run`, the monitor
+service and the register stage (which logs the reference each pass compares against)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from housing import defaults
+
+
+class MonitorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", env_file=None, extra="ignore")
+
+    # The window a pass reads: predictions logged in the last `window_hours`, at most the latest
+    # `max_rows` of them (what bounds a pass's time and memory on a busy log).
+    window_hours: float = Field(24.0, gt=0)
+    max_rows: int = Field(100_000, gt=0)
+    # Drift is computed for the served version once it has this many predictions in the window:
+    # fewer make the statistics noise.
+    drift_min_rows: int = Field(200, gt=0)
+    # Training rows the reference keeps (a seeded sample when the training set is larger).
+    reference_rows: int = Field(5_000, gt=0)
+    # Where the latest summary and report are written, and references are cached.
+    state_dir: Path = Path("monitor")
+    # The MLflow experiment each pass is logged to (metrics, and the report as an artifact);
+    # empty: not logged.
+    experiment: str = defaults.MONITORING_EXPERIMENT
+    # The service: seconds between passes, and its ports.
+    interval_s: float = Field(300.0, gt=0)
+    host: str = defaults.LOCAL_HOST
+    port: int = defaults.MONITOR_PORT
+    metrics_host: str = defaults.LOCAL_HOST
+    metrics_port: int = Field(defaults.MONITOR_METRICS_PORT, ge=0)
