@@ -1,4 +1,4 @@
-# Every Python image of the stack, one target each: mlflow, trainer, predictor, gateway
+# Every Python image of the stack, one target each: mlflow, trainer, predictor, gateway, monitor
 # (compose.yaml builds them by target). Each image's dependencies are synced from uv.lock (exact
 # versions, hashes checked) into /opt/venv before any code is copied, so a code change rebuilds
 # only the last layers. The Python minor version is pyproject.toml's requires-python.
@@ -35,6 +35,10 @@ FROM lock AS env-predictor
 RUN /opt/uv/bin/uv sync --no-install-project --extra predictor
 FROM lock AS env-gateway
 RUN /opt/uv/bin/uv sync --no-install-project --extra gateway
+# The monitor's extra holds the predictor's and Evidently's: synced on top of the predictor's
+# environment, only Evidently and what it pulls are installed again.
+FROM env-predictor AS env-monitor
+RUN /opt/uv/bin/uv sync --no-install-project --extra monitor
 
 # The predictor's C tree kernel, built here so that the served image carries no compiler.
 # Debian's gcc of the base image's release: no version pin.
@@ -112,4 +116,18 @@ ENV SERVICE=gateway \
     GATEWAY_HOST=0.0.0.0 \
     GATEWAY_METRICS_HOST=0.0.0.0 \
     PYTHONPATH=/app/src:/app/services/gateway
+USER 10001
+
+# The monitor: a pass over the prediction log every interval (Evidently's drift statistics); its
+# state (latest summary, report, references) is a volume at /state.
+FROM http-service AS monitor
+COPY --from=env-monitor /opt/venv /opt/venv
+RUN mkdir -p /state && chown 10001 /state
+COPY src /app/src
+COPY services/monitor/monitor /app/services/monitor/monitor
+ENV SERVICE=monitor \
+    MONITOR_HOST=0.0.0.0 \
+    MONITOR_METRICS_HOST=0.0.0.0 \
+    MONITOR_STATE_DIR=/state \
+    PYTHONPATH=/app/src:/app/services/monitor
 USER 10001

@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 SANDBOX_IMAGES := $(wildcard ../shared/sandbox/images.env)
 ifneq ($(SANDBOX_IMAGES),)
 include $(SANDBOX_IMAGES)
-export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE CADDY_IMAGE DIND_IMAGE
+export PYTHON_IMAGE POSTGRES_IMAGE S3_IMAGE CADDY_IMAGE PROMETHEUS_IMAGE DIND_IMAGE
 endif
 
 .PHONY: help install lock native data pipeline demo test lint diagram clean bench e2e stack-up stack-down deploy-test chaos swarm-test check-e2e check-chaos check-deploy-test check-swarm-test
@@ -46,7 +46,7 @@ data: install  ## fetch data/raw/housing.csv (HOUSING_DATA_URL, sha256-checked)
 pipeline: data  ## dvc repro: prepare, train, evaluate, report, register (embedded MLflow by default)
 	dvc repro
 
-demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor and gateway
+demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor, gateway and monitor
 	scripts/demo.sh
 
 test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow servers)
@@ -70,13 +70,16 @@ e2e: export GATEWAY_RATE_BURST ?= 2000000
 e2e: export TRAIN_PARAMS ?= train.max_iter=150
 # A small buffer, so that the prediction log's outage in chaos overflows it (tests/e2e/test_5).
 e2e: export PREDICTION_LOG_BUFFER_ROWS ?= 500
+# A monitoring pass every few seconds, so that tests/e2e/test_1b_monitor.py sees its traffic.
+e2e: export MONITOR_INTERVAL_S ?= 3
 # Each heavy suite first checks what it needs (Docker, sshd, docker-registry, images): a line
 # for each missing thing, in seconds, before anything is installed or built.
 check-e2e check-chaos check-deploy-test check-swarm-test:
 	scripts/check-suite.sh $(@:check-%=%)
 
 e2e: check-e2e data stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
-	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
+	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_1b_monitor.py \
+	  tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
 
 chaos: export GATEWAY_RATE_PER_S ?= 1000000
 chaos: export GATEWAY_RATE_BURST ?= 2000000
@@ -88,7 +91,9 @@ deploy-test: check-deploy-test install  ## deploy_to_ec2.sh against a local sshd
 	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py tests/deploy/test_aws_override.py \
 	  tests/deploy/test_imds_guard.py
 
-lint: install  ## uv.lock in step, ruff, hadolint, shellcheck, actionlint, compose config
+# promtool of the stack's own Prometheus image, with its config as compose mounts it and the tree.
+PROMTOOL := docker compose run --rm --no-deps -T -v "$(CURDIR):/src:ro" -w /src --entrypoint promtool prometheus
+lint: install  ## uv.lock in step, ruff, hadolint, shellcheck, actionlint, compose config, alert rules
 	$(UV) lock --check
 	ruff check src services tests bench scripts deploy
 	ruff format --check src services tests bench scripts deploy
@@ -96,6 +101,8 @@ lint: install  ## uv.lock in step, ruff, hadolint, shellcheck, actionlint, compo
 	shellcheck scripts/*.sh deploy/*.sh .ci/run
 	actionlint
 	docker compose config -q
+	$(PROMTOOL) check config /etc/prometheus/prometheus.yml
+	$(PROMTOOL) test rules tests/prometheus/alerts_test.yml
 
 diagram: images/architecture.png images/swarm.png  ## render the architecture diagrams
 images/%.png: docs/%.dot

@@ -46,7 +46,7 @@ DRY_RUN=0; SWARM=0; AWS="${DEPLOY_AWS:-0}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 COMPOSE_FILE="$ROOT/compose.yaml"
-SERVICES=(mlflow trainer predictor gateway)
+SERVICES=(mlflow trainer predictor gateway monitor)
 KEEP_BACKUPS=5
 
 usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
@@ -89,7 +89,7 @@ valid --project "$PROJECT" '^[a-z0-9][a-z0-9_-]{0,62}$'
 valid --wait-timeout "$WAIT_TIMEOUT" '^[0-9]{1,5}$'
 [ -z "$URL" ] || valid --url "$URL" '^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?$'
 [ -z "$DIGESTS" ] || valid --digests "$DIGESTS" \
-  '^((mlflow|trainer|predictor|gateway)=sha256:[0-9a-f]{64},?)+$'
+  '^((mlflow|trainer|predictor|gateway|monitor)=sha256:[0-9a-f]{64},?)+$'
 [ -z "${REGISTRY_USERNAME:-}" ] || valid REGISTRY_USERNAME "$REGISTRY_USERNAME" \
   '^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$'
 

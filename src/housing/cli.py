@@ -292,6 +292,8 @@ def _monitor_lines(summary: dict, state_dir: Path) -> list[str]:
         lines.append(summary["drift_note"])
     if summary["report"]:
         lines.append(f"report: {state_dir / 'report.html'}")
+    if summary.get("mlflow_error"):
+        lines.append(f"not logged to MLflow: {summary['mlflow_error']}")
     return lines
 
 

@@ -26,6 +26,7 @@ SECRETS = {
     "mlflow_admin_password": "aws-test-admin",
     "mlflow_trainer_password": "aws-test-trainer",
     "mlflow_predictor_password": "aws-test-predictor",
+    "mlflow_monitor_password": "aws-test-monitor",
     "predictions_db_password": "aws-test-predictions",
 }
 

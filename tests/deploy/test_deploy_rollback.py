@@ -18,10 +18,11 @@ import yaml
 from housing.contract import EXAMPLE_RECORD
 from tests.deploy.conftest import ROOT
 from tests.support.edge import EDGE_ROOT_CERT
+from tests.support.images import OUR_IMAGES
 
 PROJECT = "housing-deploytest"
 HTTP_PORT, HTTPS_PORT, MLFLOW_PORT = 18080, 18443, 15000
-SERVICES = ("mlflow", "trainer", "predictor", "gateway")
+SERVICES = OUR_IMAGES
 KEY = "deploy-test-key-0123456789"
 
 
@@ -96,6 +97,7 @@ def env_file(tmp_path_factory):
         "MLFLOW_ADMIN_PASSWORD=deploy-test-mlflow-admin",
         "MLFLOW_TRAINER_PASSWORD=deploy-test-mlflow-trainer",
         "MLFLOW_PREDICTOR_PASSWORD=deploy-test-mlflow-predictor",
+        "MLFLOW_MONITOR_PASSWORD=deploy-test-mlflow-monitor",
         "PREDICTIONS_DB_PASSWORD=deploy-test-predictions",
         f"HTTP_PORT={HTTP_PORT}",
         f"HTTPS_PORT={HTTPS_PORT}",
@@ -103,7 +105,7 @@ def env_file(tmp_path_factory):
     ]
     lines += [
         f"{k}={os.environ[k]}"
-        for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE", "CADDY_IMAGE")
+        for k in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE", "CADDY_IMAGE", "PROMETHEUS_IMAGE")
         if k in os.environ
     ]
     directory = tmp_path_factory.mktemp("env")

@@ -13,7 +13,7 @@ from housing.contract import EXAMPLE_RECORD
 from tests.e2e.conftest import admin_auth, compose, compose_ps, predictor_get, wait_until
 from tests.support.edge import predict
 
-OURS = ("mlflow", "trainer", "predictor", "gateway")
+OURS = ("mlflow", "trainer", "predictor", "gateway", "monitor")
 
 
 def test_prediction_through_the_gateway(gateway, api_key, registry):
@@ -71,13 +71,14 @@ def test_the_edge_refuses_what_the_gateway_would_before_it_gets_there(gateway, a
     assert response.json()["detail"] == f"request body over {defaults.MAX_BODY_BYTES} bytes"
 
 
-def test_only_the_edge_and_mlflow_ui_are_published():
+def test_only_the_edge_and_the_mlflow_and_prometheus_uis_are_published():
     published = {}
     for container in compose_ps():
         for publisher in container.get("Publishers") or []:
             if publisher.get("PublishedPort"):
                 published.setdefault(container["Service"], set()).add(publisher["TargetPort"])
-    assert published == {"edge": {80, 443}, "mlflow": {defaults.MLFLOW_PORT}}, published
+    expected = {"edge": {80, 443}, "mlflow": {defaults.MLFLOW_PORT}, "prometheus": {9090}}
+    assert published == expected, published
 
 
 def test_our_containers_do_not_run_as_root():

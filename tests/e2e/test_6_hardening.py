@@ -23,7 +23,7 @@ from tests.e2e.conftest import (
 )
 from tests.support.secrets import secret_names
 
-OURS = ("mlflow", "predictor", "gateway")
+OURS = ("mlflow", "predictor", "gateway", "monitor", "prometheus")  # prometheus: as `nobody`
 SECRETS = secret_names()
 
 
@@ -269,3 +269,13 @@ def test_serving_does_not_wait_for_a_failing_retrain(failing_trainer, gateway, a
         f"{gateway}/predict", json=EXAMPLE_RECORD, headers={"X-API-Key": api_key}, timeout=10
     )
     assert response.status_code == 200
+
+
+def test_the_monitor_reaches_mlflow_and_the_log_and_no_other_store():
+    stores = [("postgres", 5432), ("s3", 9000), ("predictor", defaults.PREDICTOR_PORT)]
+    by_address = [(ip, port) for name, port in stores for ip in _addresses(name)]
+    wanted = [("mlflow", defaults.MLFLOW_PORT), ("predictions-db", 5432)]
+    seen = _connect_from("monitor", [*wanted, *stores, *by_address])
+    assert seen.pop(f"mlflow:{defaults.MLFLOW_PORT}") == "open"
+    assert seen.pop("predictions-db:5432") == "open"
+    assert "open" not in seen.values(), seen

@@ -62,6 +62,11 @@ def manager(store: StandInStore) -> ModelManager:
     return ModelManager(store, poll_interval_s=3600, registry=CollectorRegistry())
 
 
+def behind(m: ModelManager) -> float:
+    """predictor_behind_champion, as Prometheus reads it."""
+    return m.behind.collect()[0].samples[0].value
+
+
 def test_the_first_poll_loads_the_alias_and_the_next_swaps_when_it_moves():
     store = StandInStore()
     m = manager(store)
@@ -108,6 +113,10 @@ def test_a_version_that_fails_to_load_is_refused_once_and_the_old_one_keeps_serv
     assert m.current.version == "1"
     assert m.refused == {"2": {"run_id": None, "sha256": None, "reason": "v2 does not load"}}
     assert store.downloads == 2  # the refused version is not fetched again
+    assert behind(m) == 1  # the PredictorNotServingChampion alert's gauge
+    store.alias_names = "1"  # the alias moved back to what serves
+    asyncio.run(m.poll_once())
+    assert behind(m) == 0
 
 
 def test_an_unreachable_registry_keeps_the_current_model():

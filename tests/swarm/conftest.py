@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.dind import address, bridge_address, docker, engine, start_engine
+from tests.support.images import OUR_IMAGES
 from tests.support.procs import free_port, wait_until
 from tests.support.registry import local_registry
 from tests.support.suites import skip_unless_enabled
@@ -132,7 +133,7 @@ def push_images(registry: dict, tag: str) -> dict[str, str]:
     """Our images built (from the layer cache) and pushed under `tag`; the upstream ones (the
     sandbox's stand-ins, or the real ones) pushed too: a node has no image of its own."""
     env = {**os.environ, "REGISTRY": f"{registry['push']}/housing", "IMAGE_TAG": tag}
-    ours = ("mlflow", "trainer", "predictor", "gateway")
+    ours = OUR_IMAGES
     subprocess.run(["docker", "compose", "build", *ours], cwd=ROOT, env=env, check=True,
                    capture_output=True)  # fmt: skip
     subprocess.run(["docker", "compose", "push", *ours], cwd=ROOT, env=env, check=True,
@@ -142,6 +143,7 @@ def push_images(registry: dict, tag: str) -> dict[str, str]:
         ("POSTGRES_IMAGE", "postgres:16"),
         ("S3_IMAGE", "minio/minio:RELEASE.2025-04-22T22-12-26Z"),
         ("CADDY_IMAGE", "caddy:2"),
+        ("PROMETHEUS_IMAGE", "prom/prometheus:v2.42.0"),
     ):
         image = os.environ.get(variable, default)
         pushed = f"{registry['push']}/upstream/{image.split('/')[-1]}"

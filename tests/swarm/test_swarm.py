@@ -50,6 +50,7 @@ def env_file(tmp_path_factory, registry):
         "MLFLOW_ADMIN_PASSWORD=swarm-test-mlflow-admin",
         "MLFLOW_TRAINER_PASSWORD=swarm-test-mlflow-trainer",
         "MLFLOW_PREDICTOR_PASSWORD=swarm-test-mlflow-predictor",
+        "MLFLOW_MONITOR_PASSWORD=swarm-test-mlflow-monitor",
         "PREDICTIONS_DB_PASSWORD=swarm-test-predictions",
         "SITE_ADDRESS=localhost",
         # The load client alone sends more than a person would (the limit counts records).

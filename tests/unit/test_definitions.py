@@ -48,6 +48,8 @@ def test_compose_addresses_use_the_defined_ports():
     assert services["predictor"]["environment"]["MLFLOW_TRACKING_URI"] == str(mlflow_url)
     predictor_url = httpx.URL(services["gateway"]["environment"]["PREDICTOR_URLS"])
     assert predictor_url.port == defaults.PREDICTOR_PORT
+    monitor_url = httpx.URL(services["gateway"]["environment"]["GATEWAY_MONITOR_URL"])
+    assert monitor_url.port == defaults.MONITOR_PORT and "ports" not in services["monitor"]
     assert "ports" not in services["gateway"], "only the edge is published"
     edge_ports = {p["target"]: int(_default(p["published"])) for p in services["edge"]["ports"]}
     assert edge_ports == {80: 80, 443: 443}
@@ -56,11 +58,28 @@ def test_compose_addresses_use_the_defined_ports():
     assert f"ENV MLFLOW_PORT={defaults.MLFLOW_PORT}" in DOCKERFILE
 
 
+def test_every_image_compose_builds_is_built_pushed_and_deployed():
+    """Our images, by the services compose builds: the deploy script, the build-and-push action
+    and the deploy test name the same ones."""
+    built = {name for name, service in COMPOSE["services"].items() if "build" in service}
+    deploy = (ROOT / "deploy/deploy_to_ec2.sh").read_text()
+    listed = re.search(r"^SERVICES=\(([^)]*)\)", deploy, re.MULTILINE).group(1).split()
+    assert set(listed) == built
+    digests = re.search(r"'\^\(\(([a-z|]+)\)=sha256", deploy).group(1).split("|")
+    assert set(digests) == built
+    action = (ROOT / ".github/actions/build-push/action.yml").read_text()
+    for line in re.findall(r"(?:docker compose (?:build|push)|for service in) ([a-z ]+)", action):
+        assert set(line.split()) - {"do"} == built, line
+    from tests.support.images import OUR_IMAGES
+
+    assert set(OUR_IMAGES) == built
+
+
 def test_compose_leaves_the_code_defaults_to_the_code():
     """Settings with a default in code are passed through unset, never given a second default."""
     for name, service in COMPOSE["services"].items():
         for variable, value in (service.get("environment") or {}).items():
-            if variable.startswith(("HOUSING_", "PREDICTOR_", "GATEWAY_", "TRAINER_")):
+            if variable.startswith(("HOUSING_", "PREDICTOR_", "GATEWAY_", "TRAINER_", "MONITOR_")):
                 assert value is None or "${" not in str(value) or ":?" in str(value), (
                     f"{name}: {variable}={value} repeats a default that lives in the code"
                 )

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.images import OUR_IMAGES
 from tests.support.secrets import secret_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = secret_names()
-SERVICES = ("mlflow", "trainer", "predictor", "gateway")
+SERVICES = OUR_IMAGES
 GOOD = {
     "--host": "ec2-1-2-3-4.eu-west-1.compute.amazonaws.com",
     "--user": "ec2-user",
@@ -78,12 +79,12 @@ def test_an_env_file_without_every_secret_is_refused(tmp_path):
 def test_digests_must_name_every_service(env_file):
     done = deploy(env_file, **{"--digests": "mlflow=sha256:" + "a" * 64})
     assert done.returncode == 2 and "no digest for trainer" in done.stderr
-    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
+    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcde", strict=True))
     assert deploy(env_file, **{"--digests": every}).returncode == 0
 
 
 def test_the_swarm_dry_run_plans_the_stack_by_digest_through_a_tunnel(env_file):
-    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
+    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcde", strict=True))
     argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run", "--swarm", "--digests", every]
     for flag, value in {**GOOD, "--env-file": str(env_file)}.items():
         argv += [flag, value]
@@ -131,7 +132,7 @@ def test_aws_mode_needs_the_bucket(env_file):
 
 
 def test_the_swarm_dry_run_on_aws_has_no_s3_service(aws_env_file):
-    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcd", strict=True))
+    every = ",".join(f"{s}=sha256:{c * 64}" for s, c in zip(SERVICES, "abcde", strict=True))
     argv = [str(ROOT / "deploy/deploy_to_ec2.sh"), "--dry-run", "--swarm", "--aws"]
     for flag, value in {**GOOD, "--digests": every, "--env-file": str(aws_env_file)}.items():
         argv += [flag, value]
@@ -141,7 +142,8 @@ def test_the_swarm_dry_run_on_aws_has_no_s3_service(aws_env_file):
     services = {line.split()[1].rstrip(":") for line in done.stdout.splitlines()
                 if line.startswith("[dry-run]   ")}  # fmt: skip
     assert services == {
-        "edge", "gateway", "mlflow", "postgres", "predictions-db", "predictor", "trainer"
+        "edge", "gateway", "mlflow", "postgres", "predictions-db", "predictor", "trainer",
+        "monitor", "prometheus",
     }  # fmt: skip
 
 

@@ -35,6 +35,7 @@ def secrets(tmp_path, monkeypatch):
         "mlflow_admin_password",
         "mlflow_trainer_password",
         "mlflow_predictor_password",
+        "mlflow_monitor_password",
         "predictions_db_password",
     ):
         (folder / name).write_text(f"{name}-value-0123456789")  # fmt: skip
@@ -64,6 +65,8 @@ def test_the_rendered_stack_is_what_docker_stack_deploy_reads(secrets, tmp_path)
         "trainer",
         "predictor",
         "gateway",
+        "monitor",
+        "prometheus",
         "edge",
     }
     for name, service in services.items():
@@ -73,6 +76,9 @@ def test_the_rendered_stack_is_what_docker_stack_deploy_reads(secrets, tmp_path)
     assert services["trainer"]["deploy"]["mode"] == "replicated-job"
     data_node = ["node.labels.housing.data == true"]
     assert services["predictions-db"]["deploy"]["placement"]["constraints"] == data_node
+    assert services["monitor"]["deploy"]["placement"]["constraints"] == data_node
+    assert services["prometheus"]["deploy"]["placement"]["constraints"] == data_node
+    assert "ports" not in services["prometheus"] and "ports" not in services["mlflow"]
     assert services["edge"]["deploy"]["mode"] == "global"
     assert {p["mode"] for p in services["edge"]["ports"]} == {"host"}
     for name in ("predictor", "gateway"):

@@ -13,7 +13,16 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from gateway import feedback, health, invocations, model, open_inference, playground, predict
+from gateway import (
+    feedback,
+    health,
+    invocations,
+    model,
+    monitor,
+    open_inference,
+    playground,
+    predict,
+)
 from gateway.auth import ApiKeys, InFlight, RateLimiter
 from gateway.forward import Forwarder
 from gateway.replicas import ReplicaSet
@@ -49,6 +58,7 @@ def create_app(
             feedback.router,
             health.router,
             model.router,
+            monitor.router,
             playground.router,
         ],
         settings.max_body_bytes,

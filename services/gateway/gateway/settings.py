@@ -43,6 +43,8 @@ class GatewaySettings(ServerSettings):
     # Treat every address a predictor's name resolves to as its own replica (compose --scale).
     resolve_replicas: bool = False
     cors_origins: Annotated[list[str], NoDecode] = []
+    # The monitor service that GET /monitor and /monitor/report ask (empty: those answer 503).
+    monitor_url: str = f"http://{defaults.LOCAL_HOST}:{defaults.MONITOR_PORT}"
     port: int = defaults.GATEWAY_PORT
     # /metrics is served here only (0: any free port).
     metrics_port: int = Field(defaults.GATEWAY_METRICS_PORT, ge=0)
@@ -56,6 +58,11 @@ class GatewaySettings(ServerSettings):
     @classmethod
     def _keys(cls, value):
         return _split(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+    @field_validator("monitor_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.strip().rstrip("/")
 
     @field_validator("predictor_urls")
     @classmethod

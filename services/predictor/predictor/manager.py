@@ -62,6 +62,13 @@ class ModelManager:
             "When the alias was last resolved (Unix time)",
             registry=registry,
         )
+        # 1 while the registry's alias names another model than the one serving (it cannot be
+        # downloaded or loaded yet); the PredictorNotServingChampion alert reads it.
+        self.behind = Gauge(
+            "predictor_behind_champion",
+            "1 while the alias names another model than the one serving",
+            registry=registry,
+        )
         self.loop_errors = Counter(
             "predictor_poll_loop_errors_total",
             "Unexpected errors in the poll loop (logged; the loop goes on)",
@@ -105,7 +112,9 @@ class ModelManager:
             self.last_poll.set_to_current_time()
             # The same number is not the same model: compared by what it is.
             if self.current is not None and info.identity == self.current.identity:
+                self.behind.set(0)
                 return
+            self.behind.set(1)
             if time.monotonic() < self._failures.get(info.identity, (0, 0.0))[1]:
                 return  # failed lately: wait out its back-off
             try:
@@ -153,6 +162,7 @@ class ModelManager:
 
     def _swap(self, model: ServedModel) -> None:
         self.current = model
+        self.behind.set(0)
         self.swaps.inc()
         self.model_info.info(
             {"name": model.name, "version": model.version, "run_id": model.run_id or ""}

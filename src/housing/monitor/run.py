@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from housing.failures import first_line
 from housing.files import atomic_path
 from housing.monitor import drift, quality, window
 from housing.monitor.references import NoReference, ReferenceStore
@@ -141,6 +143,10 @@ class Monitor:
         from housing.settings import TrainingSettings
 
         training = TrainingSettings()
+        # Artifacts through MLflow's proxy, never a presigned S3 URL: in the stack the monitor
+        # reaches MLflow only (as the predictor does); and no progress bars in its log.
+        os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self.settings = settings
         self.tracking_uri = training.tracking_uri
         self.engine = store.connect(log_url, connect_timeout_s)
@@ -153,11 +159,17 @@ class Monitor:
         )
 
     def run(self, now: datetime | None = None) -> dict:
+        """A pass, then its log to MLflow: a pass stands without it (MLflow down is said in
+        `mlflow_error`, the figures are still served and gauged)."""
         summary = run_pass(self.settings, self.engine, self.references, now)
         if self.settings.experiment:
-            summary["mlflow_run_id"] = log_to_mlflow(
-                summary, self.settings.state_dir, self.tracking_uri, self.settings.experiment
-            )
+            try:
+                summary["mlflow_run_id"] = log_to_mlflow(
+                    summary, self.settings.state_dir, self.tracking_uri, self.settings.experiment
+                )
+            except Exception as exc:  # noqa: BLE001 - MLflow's client raises many kinds
+                summary["mlflow_error"] = first_line(exc)
+                log.warning("monitoring pass not logged to MLflow: %s", summary["mlflow_error"])
         return summary
 
     def close(self) -> None:

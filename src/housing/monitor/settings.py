@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from housing import defaults
+from housing.web.server_settings import ServerSettings
 
 
-class MonitorSettings(BaseSettings):
+class MonitorSettings(ServerSettings):
+    """A pass's settings, and the monitor service's (its HTTP server's are ServerSettings')."""
+
     model_config = SettingsConfigDict(env_prefix="MONITOR_", env_file=None, extra="ignore")
 
     # The window a pass reads: predictions logged in the last `window_hours`, at most the latest
@@ -28,9 +31,7 @@ class MonitorSettings(BaseSettings):
     # The MLflow experiment each pass is logged to (metrics, and the report as an artifact);
     # empty: not logged.
     experiment: str = defaults.MONITORING_EXPERIMENT
-    # The service: seconds between passes, and its ports.
+    # The service: seconds between passes, and its ports (/metrics on the second only).
     interval_s: float = Field(300.0, gt=0)
-    host: str = defaults.LOCAL_HOST
     port: int = defaults.MONITOR_PORT
-    metrics_host: str = defaults.LOCAL_HOST
     metrics_port: int = Field(defaults.MONITOR_METRICS_PORT, ge=0)

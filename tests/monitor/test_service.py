@@ -1,0 +1,129 @@
+"""The monitor service for real: a predictor logging what a gateway forwards, feedback through
+the gateway, the monitor's passes over that log, and its answers through the gateway."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from housing.contract import FEATURES, TARGET
+from tests.conftest import GATEWAY_KEY, PREDICTOR_MODEL
+from tests.support.apps import predictor_env, service
+
+KEY = {"X-API-Key": GATEWAY_KEY}
+RECORDS = 300
+
+
+@pytest.fixture(scope="module")
+def stack(registered, tmp_path_factory):
+    """A predictor, a gateway and a monitor of their own (their log counts only this module's)."""
+    work = tmp_path_factory.mktemp("monitored")
+    env = predictor_env(registered["server"].url, PREDICTOR_MODEL, work / "cache")
+    log_url = env["PREDICTION_LOG_URL"]
+    with service("predictor", env, work / "predictor.log", "/health/ready") as (p_url, _, _):
+        monitor_env = {
+            "PREDICTION_LOG_URL": log_url,
+            "MLFLOW_TRACKING_URI": registered["server"].url,
+            "MONITOR_INTERVAL_S": "1",
+            "MONITOR_DRIFT_MIN_ROWS": "50",
+            "MONITOR_STATE_DIR": str(work / "state"),
+            "MONITOR_EXPERIMENT": "monitoring-service-test",
+        }
+        with service(
+            "monitor", monitor_env, work / "monitor.log", "/health/ready", port_var="MONITOR_PORT"
+        ) as (m_url, _, m_metrics):
+            gateway_env = {
+                "PREDICTOR_URLS": p_url,
+                "GATEWAY_API_KEYS": GATEWAY_KEY,
+                "PREDICTION_LOG_URL": log_url,
+                "GATEWAY_MONITOR_URL": m_url,
+                "GATEWAY_RATE_BURST": "100000",
+            }
+            with service(
+                "gateway", gateway_env, work / "gw.log", "/health/ready", port_var="GATEWAY_PORT"
+            ) as (g_url, _, _):
+                with httpx.Client(base_url=g_url, timeout=30) as client:
+                    yield {"gateway": client, "monitor": m_url, "metrics": m_metrics, "work": work}
+
+
+def wait_for(client: httpx.Client, labelled: int, timeout_s: float = 30) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = client.get("/monitor", headers=KEY)
+        if answer.status_code == 200 and answer.json()["labelled"] >= labelled:
+            return answer.json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no pass saw {labelled} labelled: {answer.text[:500]}")
+        time.sleep(0.5)
+
+
+def test_live_rmse_through_the_gateway_is_the_clients(stack, split):
+    gateway = stack["gateway"]
+    test = split[1].iloc[:RECORDS]
+    records = test[list(FEATURES)].astype(object).where(test[list(FEATURES)].notna(), None)
+    records = records.to_dict("records")
+    predicted, low, high = [], [], []
+    for start in range(0, RECORDS, 50):
+        answer = gateway.post(
+            "/predict",
+            params={"interval": 0.9},
+            json={"records": records[start : start + 50]},
+            headers=KEY,
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        predicted += body["predictions"]
+        low += [pair[0] for pair in body["intervals"]]
+        high += [pair[1] for pair in body["intervals"]]
+        actuals = test[TARGET].iloc[start : start + 50].tolist()
+        for _ in range(40):  # the record reaches the log within a flush interval
+            sent = gateway.post(
+                "/feedback",
+                json={"request_id": body["request_id"], "actuals": actuals},
+                headers=KEY,
+            )
+            if sent.status_code != 404:
+                break
+            time.sleep(0.25)
+        assert sent.status_code == 202, sent.text
+
+    summary = wait_for(gateway, RECORDS)
+
+    actual = test[TARGET].to_numpy()
+    client_rmse = float(np.sqrt(np.mean((np.asarray(predicted) - actual) ** 2)))
+    live = summary["models"]["1"]
+    print(f"\nlive RMSE {live['rmse']:,.2f} vs the client's {client_rmse:,.2f}")
+    assert live["rmse"] == pytest.approx(client_rmse, rel=1e-3)
+    inside = (actual >= np.asarray(low)) & (actual <= np.asarray(high))
+    assert live["coverage"] == pytest.approx(inside.mean())
+    assert set(summary["drift"]) == set(FEATURES) and summary["report"]
+
+    metrics = httpx.get(stack["metrics"], timeout=5).text
+    assert f'monitor_rmse_usd{{version="1"}} {live["rmse"]}' in metrics
+    runs = MlflowClient().search_runs(
+        [MlflowClient().get_experiment_by_name("monitoring-service-test").experiment_id]
+    )
+    assert runs and any(r.data.metrics.get("v1.labelled") == RECORDS for r in runs)
+
+
+def test_the_report_opens_through_the_gateway_sandboxed(stack):
+    gateway = stack["gateway"]
+    wait_for(gateway, RECORDS)
+    answer = gateway.get("/monitor/report", headers=KEY)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["content-security-policy"].startswith("sandbox allow-scripts")
+    assert "median_income" in answer.text
+    refused = gateway.get("/monitor/report")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_the_monitor_itself_is_ready_and_not_published_by_the_gateway_without_a_key(stack):
+    ready = httpx.get(stack["monitor"] + "/health/ready", timeout=5)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert stack["gateway"].get("/monitor").status_code == 401
