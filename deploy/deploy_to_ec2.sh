@@ -131,8 +131,11 @@ trap on_exit EXIT
 cp "$COMPOSE_FILE" "$STAGE/compose.yaml"
 cp "$HERE/compose.deploy.yaml" "$HERE/check_prediction.sh" "$STAGE/"
 [ "$AWS" != 1 ] || cp "$HERE/compose.aws.yaml" "$STAGE/"
-# What compose.yaml refers to by path (configs): the edge's Caddyfile.
-mkdir -p "$STAGE/services/edge" && cp "$ROOT/services/edge/Caddyfile" "$STAGE/services/edge/"
+# What compose.yaml refers to by path (its configs: the edge's Caddyfile, Prometheus's config
+# and rules), each at the same path in the release.
+while read -r config; do
+  mkdir -p "$STAGE/$(dirname "$config")" && cp "$ROOT/$config" "$STAGE/$config"
+done < <(sed -n 's|^    file: \./||p' "$COMPOSE_FILE")
 (umask 077; cp "$ENV_FILE" "$STAGE/.env")
 "$ROOT/scripts/secret-files.sh" "$ENV_FILE" "$STAGE/secrets" >/dev/null \
   || die "the env file lacks a secret (see .env.example)"

@@ -61,7 +61,10 @@ def wait_for(client: httpx.Client, labelled: int, timeout_s: float = 30) -> dict
         time.sleep(0.5)
 
 
-def test_live_rmse_through_the_gateway_is_the_clients(stack, split):
+@pytest.fixture(scope="module")
+def sent(stack, split):
+    """RECORDS test districts predicted through the gateway (with intervals), their prices
+    posted back; what the client saw."""
     gateway = stack["gateway"]
     test = split[1].iloc[:RECORDS]
     records = test[list(FEATURES)].astype(object).where(test[list(FEATURES)].notna(), None)
@@ -81,16 +84,23 @@ def test_live_rmse_through_the_gateway_is_the_clients(stack, split):
         high += [pair[1] for pair in body["intervals"]]
         actuals = test[TARGET].iloc[start : start + 50].tolist()
         for _ in range(40):  # the record reaches the log within a flush interval
-            sent = gateway.post(
+            posted = gateway.post(
                 "/feedback",
                 json={"request_id": body["request_id"], "actuals": actuals},
                 headers=KEY,
             )
-            if sent.status_code != 404:
+            if posted.status_code != 404:
                 break
             time.sleep(0.25)
-        assert sent.status_code == 202, sent.text
+        assert posted.status_code == 202, posted.text
 
+    wait_for(gateway, RECORDS)
+    return {"test": test, "predicted": predicted, "low": low, "high": high}
+
+
+def test_live_rmse_through_the_gateway_is_the_clients(stack, sent):
+    gateway = stack["gateway"]
+    test, predicted, low, high = sent["test"], sent["predicted"], sent["low"], sent["high"]
     summary = wait_for(gateway, RECORDS)
 
     actual = test[TARGET].to_numpy()
@@ -110,9 +120,8 @@ def test_live_rmse_through_the_gateway_is_the_clients(stack, split):
     assert runs and any(r.data.metrics.get("v1.labelled") == RECORDS for r in runs)
 
 
-def test_the_report_opens_through_the_gateway_sandboxed(stack):
+def test_the_report_opens_through_the_gateway_sandboxed(stack, sent):
     gateway = stack["gateway"]
-    wait_for(gateway, RECORDS)
     answer = gateway.get("/monitor/report", headers=KEY)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
@@ -127,3 +136,28 @@ def test_the_monitor_itself_is_ready_and_not_published_by_the_gateway_without_a_
     ready = httpx.get(stack["monitor"] + "/health/ready", timeout=5)
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     assert stack["gateway"].get("/monitor").status_code == 401
+
+
+def test_the_report_opens_in_a_browser(stack, sent):
+    """Headless Chromium, through the gateway with a key, under the report's sandboxing CSP:
+    Evidently's page runs its scripts and draws the drift of each field."""
+    from tests.gateway.test_playground import CHROMIUM, FLAGS
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    url = str(stack["gateway"].base_url) + "/monitor/report"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(extra_http_headers=KEY)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.get_by_text("median_income").first.wait_for(timeout=30_000)
+        drawn = page.locator("svg").count()
+        text = page.inner_text("body")
+        browser.close()
+    assert not errors, errors
+    assert drawn > 0 and "Drift" in text, text[:500]
+    print(f"\nthe report in Chromium: {drawn} charts drawn")
