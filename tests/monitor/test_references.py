@@ -103,3 +103,13 @@ def test_a_pass_is_logged_to_the_monitoring_experiment(tracking, tmp_path, split
     assert "drift.median_income" in run.data.metrics
     names = {f.path for f in MlflowClient().list_artifacts(run.info.run_id)}
     assert names == {"report.html", "summary.json"}
+    # The next pass within MONITOR_REPORT_LOG_INTERVAL_S: its figures, not the report again.
+    monitor = Monitor(settings, log_url, 5.0)
+    try:
+        first, second = monitor.run(), monitor.run()
+    finally:
+        monitor.close()
+    logged = [
+        {f.path for f in MlflowClient().list_artifacts(r["mlflow_run_id"])} for r in (first, second)
+    ]
+    assert logged == [{"report.html", "summary.json"}, {"summary.json"}]

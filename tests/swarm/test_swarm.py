@@ -36,7 +36,7 @@ STACK = "housing"
 HOST_DIR = "/srv/housing"  # deploy_to_ec2.sh --dir: where the data set is, on the data node
 KEY = "swarm-test-key-0123456789abcdef"
 PREDICTOR, GATEWAY = f"{STACK}_predictor", f"{STACK}_gateway"
-PLAINTEXT = ("front", "serving", "registry", "predictions")
+PLAINTEXT = ("front", "serving", "registry", "predictions", "monitoring")
 REPORT: dict[str, str] = {}
 
 
@@ -169,6 +169,12 @@ def test_1b_a_prediction_served_on_a_worker_is_logged_on_the_data_node(deployed,
 
     wait_until(accepted, 60, "the prediction's actual accepted", every=0.5)
     REPORT["1b log"] = f"a prediction's feedback accepted {time.monotonic() - started:.1f} s after"
+    # The monitor on the data node answers the gateway on a worker, across `monitoring`.
+    summary = httpx.get(
+        f"{deployed['url']}/monitor", headers={"X-API-Key": KEY}, verify=tls, timeout=30
+    )
+    assert summary.status_code == 200, summary.text
+    assert {"window", "models", "drift"} <= set(summary.json())
 
 
 def _update(manager: str, service: str, image: str) -> subprocess.CompletedProcess:
@@ -223,7 +229,7 @@ def test_3b_a_release_whose_predictor_breaks_is_undone_by_the_deploy(
     the predictor back, the deploy rolls back every other service it changed, exits 1."""
     manager = deployed["manager"]
     before = {service: image_of(manager, service) for service in (PREDICTOR, GATEWAY)}
-    for name, tag in (("mlflow", "v1"), ("trainer", "v1"), ("gateway", "v2")):
+    for name, tag in (("mlflow", "v1"), ("trainer", "v1"), ("monitor", "v1"), ("gateway", "v2")):
         source = f"{registry['push']}/housing/{name}:{tag}"
         docker("tag", source, f"{registry['push']}/housing/{name}:c")
         docker("push", "--quiet", f"{registry['push']}/housing/{name}:c")
@@ -268,6 +274,10 @@ def test_4_a_worker_killed_its_tasks_move_and_serving_goes_on(deployed, registry
     )
     print(f"\n{REPORT['4 worker killed']}; last errors: {load.errors[-3:]}")
     assert recovered_s <= 30, REPORT["4 worker killed"]
+    if not set(statuses) <= {0, 504}:  # which hop answered it: the edge's log says
+        edge = docker("service", "logs", "--tail", "40", f"{STACK}_edge", host=manager,
+                      check=False).stdout  # fmt: skip
+        print(f"\nthe edge's log:\n{edge[-6000:]}")
     assert failed <= 1 and set(statuses) <= {0, 504}, REPORT["4 worker killed"]
     # A new worker in its place (a dead EC2 instance is replaced, not revived): the next step
     # has two workers again.
@@ -326,7 +336,8 @@ def test_7_the_swarms_containers_are_hardened_as_composes_are(deployed):
     containers = _stack_containers(deployed)
     services = {c["Config"]["Labels"]["com.docker.swarm.service.name"] for _, c in containers}
     assert {
-        f"{STACK}_{s}" for s in ("mlflow", "predictor", "gateway", "edge", "postgres")
+        f"{STACK}_{s}"
+        for s in ("mlflow", "predictor", "gateway", "monitor", "prometheus", "edge", "postgres")
     } <= services
     postgres_caps = {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}
     for host, container in containers:
@@ -341,7 +352,7 @@ def test_7_the_swarms_containers_are_hardened_as_composes_are(deployed):
         assert added == expected, service
         status = docker("exec", container["Id"], "cat", "/proc/1/status", host=host).stdout
         assert "NoNewPrivs:\t1" in status, service
-        if service in ("mlflow", "predictor", "gateway"):
+        if service in ("mlflow", "predictor", "gateway", "monitor", "prometheus"):
             assert config["ReadonlyRootfs"], service
             assert container["Config"]["User"] not in ("", "0", "root"), service
 

@@ -95,9 +95,11 @@ def latest(state_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def log_to_mlflow(summary: dict, state_dir: Path, tracking_uri: str, experiment: str) -> str:
-    """Log a pass as a run of `experiment`: its figures as metrics, the summary and the report
-    as artifacts. Returns the run's id."""
+def log_to_mlflow(
+    summary: dict, state_dir: Path, tracking_uri: str, experiment: str, with_report: bool = True
+) -> str:
+    """Log a pass as a run of `experiment`: its figures as metrics, the summary and (when the
+    pass made one and `with_report`) the report as artifacts. Returns the run's id."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
@@ -107,7 +109,7 @@ def log_to_mlflow(summary: dict, state_dir: Path, tracking_uri: str, experiment:
         if summary["served"]:
             mlflow.set_tags({f"served.{k}": str(v) for k, v in summary["served"].items()})
         mlflow.log_dict(summary, "summary.json")
-        if summary["report"]:
+        if summary["report"] and with_report:
             mlflow.log_artifact(str(state_dir / REPORT_FILE))
     return active.info.run_id
 
@@ -148,6 +150,7 @@ class Monitor:
         os.environ.setdefault("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self.settings = settings
+        self._report_logged_at = -float("inf")
         self.tracking_uri = training.tracking_uri
         self.engine = store.connect(log_url, connect_timeout_s)
         store.ensure_schema(self.engine)  # an empty log is a pass with no predictions
@@ -163,10 +166,17 @@ class Monitor:
         `mlflow_error`, the figures are still served and gauged)."""
         summary = run_pass(self.settings, self.engine, self.references, now)
         if self.settings.experiment:
+            due = time.monotonic() - self._report_logged_at >= self.settings.report_log_interval_s
             try:
                 summary["mlflow_run_id"] = log_to_mlflow(
-                    summary, self.settings.state_dir, self.tracking_uri, self.settings.experiment
+                    summary,
+                    self.settings.state_dir,
+                    self.tracking_uri,
+                    self.settings.experiment,
+                    with_report=due,
                 )
+                if due and summary["report"]:
+                    self._report_logged_at = time.monotonic()
             except Exception as exc:  # noqa: BLE001 - MLflow's client raises many kinds
                 summary["mlflow_error"] = first_line(exc)
                 log.warning("monitoring pass not logged to MLflow: %s", summary["mlflow_error"])

@@ -31,6 +31,9 @@ class MonitorSettings(ServerSettings):
     # The MLflow experiment each pass is logged to (metrics, and the report as an artifact);
     # empty: not logged.
     experiment: str = defaults.MONITORING_EXPERIMENT
+    # The report (a few MB, most of it Evidently's scripts) goes to MLflow at most once in this
+    # many seconds; metrics and summary with every pass (0: the report with every pass too).
+    report_log_interval_s: float = Field(3600.0, ge=0)
     # The service: seconds between passes, and its ports (/metrics on the second only).
     interval_s: float = Field(300.0, gt=0)
     port: int = defaults.MONITOR_PORT
