@@ -272,7 +272,7 @@ def test_serving_does_not_wait_for_a_failing_retrain(failing_trainer, gateway, a
 
 
 def test_the_monitor_reaches_mlflow_and_the_log_and_no_other_store():
-    stores = [("postgres", 5432), ("s3", 9000), ("predictor", defaults.PREDICTOR_PORT)]
+    stores = [("postgres", 5432), ("s3", 9000)]  # MLflow's: its database and artifacts
     by_address = [(ip, port) for name, port in stores for ip in _addresses(name)]
     wanted = [("mlflow", defaults.MLFLOW_PORT), ("predictions-db", 5432)]
     seen = _connect_from("monitor", [*wanted, *stores, *by_address])

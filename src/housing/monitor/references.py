@@ -59,7 +59,10 @@ class ReferenceStore:
                 downloaded = staging / ARTIFACT_PATH
                 built = build_for_run(run_id, self.training_settings, self.rows)
                 reference.save(built, downloaded)
-                mlflow.MlflowClient().log_artifacts(run_id, str(downloaded), ARTIFACT_PATH)
+                try:  # kept with the run, where this user may write it; cached here either way
+                    mlflow.MlflowClient().log_artifacts(run_id, str(downloaded), ARTIFACT_PATH)
+                except MlflowException as denied:
+                    log.warning("reference of run %s kept here only: %s", run_id, denied)
             downloaded.replace(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
