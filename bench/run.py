@@ -17,8 +17,9 @@ its cache with the tracking server unreachable; and the gateway with its own tra
 the same gateway with httpx's default one (gateway CPU per request, the A/B that keeps
 gateway/transport.py); and, where Debian's caddy is installed, the TLS edge in front of a gateway
 (services/edge/Caddyfile over HTTPS: what the edge costs a request); and what the prediction
-log costs the predictor (`--only log`; bench/log_cost.py); and what a monitoring pass costs on
-100,000 logged predictions (`--only monitor`; bench/monitor_cost.py).
+log costs the predictor (`--only log`; bench/log_cost.py); what a monitoring pass costs on
+100,000 logged predictions (`--only monitor`; bench/monitor_cost.py); and what scoring the
+challenger in shadow costs the predictor (`--only shadow`; bench/shadow_cost.py).
 
 The predictor, gateway and hello-world run from bench/.venv-serve, synced from uv.lock with only
 their extras, as their images are; mlflow runs from the dev venv.
@@ -44,6 +45,7 @@ from bench import hostile
 from bench.log_cost import measure_log_cost
 from bench.measure import batch_seconds, measure, server, wait_ready
 from bench.monitor_cost import measure_monitor_cost
+from bench.shadow_cost import measure_shadow_cost
 from housing import defaults
 from housing.contract import EXAMPLE_RECORD, FEATURES
 
@@ -325,7 +327,7 @@ def main() -> None:
         model_uri = f"models:/{name}/{champion.version}"
         serve_py = serving_python()
         table = contenders(tracking_url, model_uri, work / "cache", serve_py, rows)
-        everything = {c.key for c in table} | {"log", "monitor"}
+        everything = {c.key for c in table} | {"log", "monitor", "shadow"}
         wanted = set(args.only.split(",")) if args.only else everything
         for c in table:
             if c.key in wanted:
@@ -337,6 +339,12 @@ def main() -> None:
             env = predictor_settings(tracking_url, model_uri, work / "cache")
             body = json.dumps(EXAMPLE_RECORD)
             results["prediction_log"] = measure_log_cost(serve_py, env, body, args, work)
+        if "shadow" in wanted:
+            env = predictor_settings(tracking_url, model_uri, work / "cache")
+            body = json.dumps(EXAMPLE_RECORD)
+            results["shadow"] = measure_shadow_cost(
+                serve_py, env, tracking_url, model_uri, body, args, work
+            )
         if "monitor" in wanted:
             results["monitor_pass"] = measure_monitor_cost(
                 tracking_url, champion.run_id, champion.version, ROOT, work

@@ -199,10 +199,28 @@ def register(
 
 @app.command()
 def promote(
-    version: Annotated[str, typer.Argument(help="Model version to make champion")],
-    reason: Annotated[str, typer.Option(help="Why, recorded on the version")],
+    version: Annotated[
+        str | None, typer.Argument(help="Model version to make champion (not with --from-shadow)")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, recorded on the version")] = "",
+    from_shadow: Annotated[
+        bool,
+        typer.Option(
+            "--from-shadow",
+            help="Promote the challenger if it beat the champion in shadow on live labelled "
+            "records (PREDICTION_LOG_URL; MONITOR_SHADOW_MARGIN, MONITOR_SHADOW_MIN_LABELLED); "
+            "otherwise say why not and exit 1",
+        ),
+    ] = False,
 ):
-    """Move the champion alias by hand, with a reason that is recorded."""
+    """Move the champion alias: by hand (a version, with a reason that is recorded), or from
+    the shadow comparison (the figures are the recorded reason)."""
+    if from_shadow:
+        if version is not None:
+            fail("--from-shadow promotes the challenger: give no version")
+        return _promote_from_shadow()
+    if version is None:
+        fail("give the version to promote, or --from-shadow")
     from mlflow import MlflowClient
 
     from housing.tracking.registry import promote_by_hand
@@ -219,6 +237,38 @@ def promote(
 
     previous = _guard(move)
     typer.echo(f"{settings.model_name}: champion v{previous or '-'} -> v{version} ({reason})")
+
+
+def _promote_from_shadow() -> None:
+    from mlflow import MlflowClient
+
+    from housing.monitor.promotion import promote_from_shadow
+    from housing.monitor.settings import MonitorSettings
+    from housing.predictions import store
+    from housing.predictions.settings import PredictionLogSettings
+    from housing.secret_files import export_from_files
+    from housing.tracking.server import ensure_reachable
+
+    _guard(export_from_files)  # PGPASSWORD_FILE, in the stack
+    settings, monitor = get_settings(), _guard(MonitorSettings)
+    log_settings = PredictionLogSettings()
+    if not log_settings.enabled:
+        fail("PREDICTION_LOG_URL is empty: there is no prediction log to compare in")
+
+    def decide():
+        ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
+        engine = store.connect(log_settings.url, log_settings.connect_timeout_s)
+        try:
+            store.ensure_schema(engine)
+            client = MlflowClient(tracking_uri=settings.tracking_uri)
+            return promote_from_shadow(client, settings.model_name, engine, monitor)
+        finally:
+            engine.dispose()
+
+    verdict = _guard(decide)
+    if not verdict.promoted:
+        fail(f"not promoted: {verdict.reason}")
+    typer.echo(f"{settings.model_name}: champion is now v{verdict.champion} ({verdict.reason})")
 
 
 @feedback_app.command("export")
@@ -290,6 +340,17 @@ def _monitor_lines(summary: dict, state_dir: Path) -> list[str]:
         lines.append("drifted: " + (", ".join(drifted) if drifted else "none"))
     if summary["drift_note"]:
         lines.append(summary["drift_note"])
+    for challenger, pair in summary["shadow"].items():
+        rmse = pair["rmse"]
+        figures = (
+            f": RMSE {rmse['challenger']:,.0f} vs {rmse['champion']:,.0f}"
+            if pair["labelled"]
+            else ""
+        )
+        lines.append(
+            f"shadow v{challenger} vs champion v{pair['champion']}: {pair['scored']} scored, "
+            f"{pair['labelled']} labelled{figures}"
+        )
     if summary["report"]:
         lines.append(f"report: {state_dir / 'report.html'}")
     if summary.get("mlflow_error"):

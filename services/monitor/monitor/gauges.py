@@ -33,6 +33,11 @@ class Gauges:
         self.out_of_range = gauge(
             "out_of_range_ratio", "Share of the field outside what training saw", ["field"]
         )
+        self.shadow_rmse = gauge(
+            "shadow_rmse_usd",
+            "RMSE on the labelled records both scored, USD (role: champion or challenger)",
+            ["challenger", "role"],
+        )
         self.served = gauge("served_info", "The version whose inputs are compared", ["version"])
         self.pass_seconds = gauge("pass_duration_seconds", "How long the last pass took")
         self.last_pass = gauge("last_pass_timestamp_seconds", "When the last pass finished")
@@ -45,7 +50,7 @@ class Gauges:
         self.window_predictions.set(summary["predictions"])
         self.window_labelled.set(summary["labelled"])
         labelled = (*self.version.values(), self.drift_score, self.drifted, self.missing)
-        for gauge in (*labelled, self.out_of_range, self.served):
+        for gauge in (*labelled, self.out_of_range, self.served, self.shadow_rmse):
             gauge.clear()  # a version or field no longer in the window leaves no stale figure
         for version, figures in summary["models"].items():
             for key, gauge in self.version.items():
@@ -62,6 +67,10 @@ class Gauges:
                 self.missing.labels(field).set(found["missing"])
             if found["out_of_range"] is not None:
                 self.out_of_range.labels(field).set(found["out_of_range"])
+        for challenger, pair in summary["shadow"].items():
+            for role, value in pair["rmse"].items():
+                if value is not None:
+                    self.shadow_rmse.labels(challenger, role).set(value)
         if summary["served"]:
             self.served.labels(summary["served"]["version"]).set(1)
         self.pass_seconds.set(summary["seconds"])

@@ -14,6 +14,7 @@ from housing.web.service import service_app
 from predictor import invocations, predict, status
 from predictor.manager import ModelManager
 from predictor.settings import PredictorSettings
+from predictor.shadow import ShadowScorer
 from predictor.store import ModelStore
 
 
@@ -40,17 +41,44 @@ def create_app(
     app.state.prediction_log = (
         PredictionLog(log_settings, registry, "predictor") if log_settings.enabled else None
     )
+    app.state.shadow = _shadow(app, settings, registry)
     return app
+
+
+def _shadow(app: FastAPI, settings: PredictorSettings, registry) -> ShadowScorer | None:
+    """The shadow alias's manager and scorer, when one is set and there is a log to keep its
+    predictions in (asked for by name without one, the start fails)."""
+    if not settings.shadow_alias:
+        return None
+    if app.state.prediction_log is None:
+        if "shadow_alias" in settings.model_fields_set:
+            raise ValueError("PREDICTOR_SHADOW_ALIAS needs a prediction log (PREDICTION_LOG_URL)")
+        return None
+    shadow_settings = settings.model_copy(
+        update={"model_alias": settings.shadow_alias, "cache_dir": settings.cache_dir / "shadow"}
+    )
+    manager = ModelManager(
+        ModelStore(shadow_settings), settings.poll_interval_s, registry, "predictor_shadow"
+    )
+    return ShadowScorer(
+        manager, app.state.manager, settings.shadow_fraction, app.state.prediction_log, registry
+    )
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
-    prediction_log = app.state.prediction_log
+    prediction_log, shadow = app.state.prediction_log, app.state.shadow
     if prediction_log is not None:
         prediction_log.start()
     await app.state.manager.start()
+    if shadow is not None:
+        await shadow.manager.start()
+        shadow.start()
     yield
     await app.state.manager.stop()
+    if shadow is not None:
+        await shadow.manager.stop()
+        await run_in_threadpool(shadow.stop)  # scores and logs what was offered, once
     if prediction_log is not None:
         # Requests in flight have finished (uvicorn drains them first): what they logged is
         # written now, in a thread, so that the loop stays free while the store answers.

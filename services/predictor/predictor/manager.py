@@ -31,8 +31,17 @@ def _label(identity: tuple) -> str:
 
 
 class ModelManager:
-    def __init__(self, store: ModelStore, poll_interval_s: float, registry: CollectorRegistry):
+    def __init__(
+        self,
+        store: ModelStore,
+        poll_interval_s: float,
+        registry: CollectorRegistry,
+        prefix: str = "predictor",
+    ):
+        """`prefix` names its metrics (and its log lines): "predictor" for the model that
+        answers, "predictor_shadow" for the one scored in shadow."""
         self.store = store
+        self.role = "shadow" if prefix.endswith("_shadow") else "serving"
         self.poll_interval_s = poll_interval_s
         self.current: ServedModel | None = None
         # version: what was refused under that number (run id, digest) and why
@@ -42,35 +51,35 @@ class ModelManager:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self.swaps = Counter(
-            "predictor_model_swaps_total", "Model versions swapped in", registry=registry
+            f"{prefix}_model_swaps_total", "Model versions swapped in", registry=registry
         )
         self.load_failures = Counter(
-            "predictor_model_load_failures_total",
+            f"{prefix}_model_load_failures_total",
             "Versions that failed to load or warm up",
             registry=registry,
         )
-        self.polls = Counter("predictor_registry_polls", "Alias lookups made", registry=registry)
+        self.polls = Counter(f"{prefix}_registry_polls", "Alias lookups made", registry=registry)
         self.poll_failures = Counter(
-            "predictor_registry_poll_failures_total",
+            f"{prefix}_registry_poll_failures_total",
             "Alias lookups that failed (registry unreachable)",
             registry=registry,
         )
         # predictor_model_info{name, version, run_id} 1: what serves, by what it is.
-        self.model_info = Info("predictor_model", "The model version serving", registry=registry)
+        self.model_info = Info(f"{prefix}_model", "The model version serving", registry=registry)
         self.last_poll = Gauge(
-            "predictor_registry_last_poll_timestamp_seconds",
+            f"{prefix}_registry_last_poll_timestamp_seconds",
             "When the alias was last resolved (Unix time)",
             registry=registry,
         )
         # 1 while the registry's alias names another model than the one serving (it cannot be
         # downloaded or loaded yet); the PredictorNotServingChampion alert reads it.
         self.behind = Gauge(
-            "predictor_behind_champion",
+            f"{prefix}_behind_champion",
             "1 while the alias names another model than the one serving",
             registry=registry,
         )
         self.loop_errors = Counter(
-            "predictor_poll_loop_errors_total",
+            f"{prefix}_poll_loop_errors_total",
             "Unexpected errors in the poll loop (logged; the loop goes on)",
             registry=registry,
         )
@@ -147,7 +156,8 @@ class ModelManager:
             previous = _label(self.current.identity) if self.current else None
             self._swap(model)
             log.info(
-                "serving %s (was %s), loaded in %.2fs",
+                "%s %s (was %s), loaded in %.2fs",
+                self.role,
                 _label(info.identity),
                 previous,
                 time.perf_counter() - started,

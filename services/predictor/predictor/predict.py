@@ -34,6 +34,8 @@ async def price(state, model, records: list, interval: float | None, trace_id: s
         state.prediction_log.record(
             trace_id, records, answer["predictions"], interval, answer.get("intervals"), model
         )
+    if state.shadow is not None:
+        state.shadow.offer(trace_id, records)  # scored after, in a thread: see shadow.py
     return {**answer, "model": model.ref()}
 
 

@@ -45,9 +45,22 @@ async def ready(request: Request) -> JSONResponse:
 
 @router.get("/model")
 async def model_info(request: Request) -> JSONResponse:
-    """The version serving now, where it came from, and the versions refused so far."""
-    manager = request.app.state.manager
+    """The version serving now, where it came from, and the versions refused so far; with a
+    shadow alias set, what it scores (`shadow`: null while none has loaded)."""
+    manager, shadow = request.app.state.manager, request.app.state.shadow
     model = manager.current
     if model is None:
         return not_ready()
-    return JSONResponse({**model.describe(), "refused_versions": manager.refused})
+    described = {**model.describe(), "refused_versions": manager.refused}
+    if shadow is not None:
+        scoring = shadow.manager.current
+        described["shadow"] = (
+            None
+            if scoring is None
+            else {
+                **scoring.describe(),
+                "fraction": shadow.fraction,
+                "refused_versions": shadow.manager.refused,
+            }
+        )
+    return JSONResponse(described)

@@ -3,7 +3,8 @@ write the summary and report (whole, or not at all), log them to MLflow.
 
 The summary is what `GET /monitor` answers:
 `{"window", "predictions", "labelled", "models": {version: {...}}, "served", "drift": {field:
-{score, drifted, method}}, "prediction_drift", "fields": {field: {missing, out_of_range}}, ...}`.
+{score, drifted, method}}, "prediction_drift", "fields": {field: {missing, out_of_range}},
+"shadow": {challenger version: {...}} (housing.monitor.shadow), ...}`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from housing.failures import first_line
 from housing.files import atomic_path
-from housing.monitor import drift, quality, window
+from housing.monitor import drift, quality, shadow, window
 from housing.monitor.references import NoReference, ReferenceStore
 from housing.monitor.settings import MonitorSettings
 
@@ -46,6 +47,7 @@ def run_pass(
         "drift": {},
         "prediction_drift": None,
         "fields": {},
+        "shadow": shadow.compare(shadow.read(engine, read.start, read.end, settings.max_rows)),
         "drift_note": None,
         "report": False,
     }
@@ -129,6 +131,11 @@ def metrics_of(summary: dict) -> dict[str, float]:
         out[f"drift.{field}"] = found["score"]
     if summary["drift"]:
         out["drifted_fields"] = sum(found["drifted"] for found in summary["drift"].values())
+    for challenger, pair in summary["shadow"].items():
+        out[f"shadow.v{challenger}.labelled"] = pair["labelled"]
+        for role, value in pair["rmse"].items():
+            if value is not None:
+                out[f"shadow.v{challenger}.rmse.{role}"] = value
     for field, found in summary["fields"].items():
         for key in ("missing", "out_of_range"):
             if found[key] is not None:

@@ -24,6 +24,11 @@ class MonitorSettings(ServerSettings):
     # Drift is computed for the served version once it has this many predictions in the window:
     # fewer make the statistics noise.
     drift_min_rows: int = Field(200, gt=0)
+    # `housing promote --from-shadow` promotes the challenger when, on at least
+    # `shadow_min_labelled` labelled records scored by both, its RMSE is lower than the
+    # champion's by this share or more (0.02: 2 % lower).
+    shadow_margin: float = Field(0.02, ge=0, lt=1)
+    shadow_min_labelled: int = Field(200, gt=0)
     # Training rows the reference keeps (a seeded sample when the training set is larger).
     reference_rows: int = Field(5_000, gt=0)
     # Where the latest summary and report are written, and references are cached.

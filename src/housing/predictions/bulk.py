@@ -20,7 +20,7 @@ from operator import attrgetter
 import msgspec
 
 from housing.contract import CATEGORICAL, FEATURES, NUMERIC
-from housing.predictions.table import predictions
+from housing.predictions.table import predictions, shadow_predictions
 
 NAMES = [column.name for column in predictions.columns]
 _FIELDS_OF = attrgetter(*FEATURES)  # a record's fields in the contract's (and table's) order
@@ -111,6 +111,18 @@ def write(connection, dialect: str, batch: list[tuple]) -> None:
         connection.exec_driver_sql(SQLITE_SQL, _sqlite_rows(batch))
     else:
         raise ValueError(f"the prediction log is SQLite or PostgreSQL, not {dialect}")
+
+
+def write_shadow(connection, dialect: str, rows: list[dict]) -> None:
+    """Write shadow predictions (shadow_predictions' columns, `logged_at` a naive UTC datetime):
+    one executemany through SQLAlchemy; a row already there stays (as for `predictions`)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"the prediction log is SQLite or PostgreSQL, not {dialect}")
+    connection.execute(insert(shadow_predictions).on_conflict_do_nothing(), rows)
 
 
 POSTGRES_SQL = _postgres_sql()

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, exists
 
 from housing.predictions import bulk, store
 from housing.predictions.settings import PredictionLogSettings
-from housing.predictions.table import actuals, predictions
+from housing.predictions.table import actuals, predictions, shadow_predictions
 
 log = logging.getLogger("housing.predictions")
 
@@ -129,6 +129,19 @@ class PredictionLog:
         self.written.inc(rows)
         return rows
 
+    def write_shadow(self, rows: list[dict]) -> bool:
+        """Write shadow predictions now (from the shadow scorer's thread, never the request
+        path): one try, since a comparison loses little by a missing batch; whether written."""
+        try:
+            engine = self._store.engine()
+            with engine.begin() as connection:
+                bulk.write_shadow(connection, engine.dialect.name, rows)
+        except Exception as exc:  # noqa: BLE001 - any store failure: counted by the caller
+            self._store.failed()
+            log.warning("prediction log: %d shadow predictions not written: %s", len(rows), exc)
+            return False
+        return True
+
     def _failed(self, unwritten: list[tuple], exc: Exception) -> None:
         self.failures.inc()
         self._store.failed()
@@ -169,6 +182,9 @@ class PredictionLog:
                     predictions.c.record_index == actuals.c.record_index,
                 )
                 connection.execute(delete(actuals).where(~exists().where(same_record)))
+                connection.execute(
+                    delete(shadow_predictions).where(shadow_predictions.c.logged_at < cutoff)
+                )
         except Exception as exc:  # noqa: BLE001 - tried again at the next round
             log.warning("prediction log: pruning failed: %s", exc)
             self._next_prune = time.monotonic() + self.settings.flush_interval_s * 20

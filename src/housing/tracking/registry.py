@@ -59,11 +59,11 @@ def apply_gate(
     client.set_registered_model_alias(name, CHALLENGER, version)
     current = version_by_alias(client, name, CHAMPION)
     if current is None:
-        return _promote_unless_moved(client, name, version, rmse, None, None, "no champion yet")
+        return promote_unless_moved(client, name, version, rmse, None, None, "no champion yet")
     champion_rmse = _champion_rmse(client, current, test_fingerprint, rescore_champion)
     if rmse < champion_rmse:
         reason = f"RMSE {rmse:,.0f} beats champion v{current.version}'s {champion_rmse:,.0f}"
-        return _promote_unless_moved(
+        return promote_unless_moved(
             client, name, version, rmse, current.version, champion_rmse, reason
         )
     reason = f"RMSE {rmse:,.0f} does not beat champion v{current.version}'s {champion_rmse:,.0f}"
@@ -79,7 +79,7 @@ def _champion_rmse(client, current, fingerprint: str, rescore: Callable[[str], f
     return rescore(f"models:/{current.name}/{current.version}")
 
 
-def _promote_unless_moved(
+def promote_unless_moved(
     client, name, version, rmse, decided_on: str | None, champion_rmse, reason
 ) -> GateDecision:
     now = version_by_alias(client, name, CHAMPION)
