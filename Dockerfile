@@ -77,6 +77,7 @@ RUN mkdir -p /work /input \
 COPY dvc.yaml params.yaml .dvcignore /app/
 COPY .dvc/config /app/.dvc/config
 COPY data/raw/housing.csv.dvc data/raw/.gitignore /app/data/raw/
+COPY data/feedback/README.md data/feedback/.gitignore /app/data/feedback/
 COPY src /app/src
 COPY services/trainer/trainer /app/services/trainer/trainer
 ENV PYTHONPATH=/app/src:/app/services/trainer

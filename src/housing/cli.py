@@ -25,6 +25,7 @@ app.add_typer(feedback_app, name="feedback")
 # The stages' default paths: dvc.yaml passes each one explicitly; these serve a person at a prompt.
 RAW = Path("data/raw/housing.csv")
 PARAMS = Path("params.yaml")
+FEEDBACK = Path("data/feedback/feedback.csv")
 TRAIN_CSV, TEST_CSV = Path("data/prepared/train.csv"), Path("data/prepared/test.csv")
 MODEL_DIR, METRICS = Path("models/trained"), Path("metrics/test.json")
 PathOpt = Annotated[Path, typer.Option()]
@@ -109,12 +110,28 @@ def data_validate(path: Annotated[Path, typer.Argument()] = RAW) -> None:
 
 
 @app.command()
-def prepare(raw: PathOpt = RAW, out_dir: PathOpt = Path("data/prepared"), params: PathOpt = PARAMS):
-    """Stage prepare: validate the raw data and split it 80/20, stratified on income."""
+def prepare(
+    raw: PathOpt = RAW,
+    out_dir: PathOpt = Path("data/prepared"),
+    params: PathOpt = PARAMS,
+    feedback: Annotated[
+        Path, typer.Option(help="Labelled live rows added to train when prepare.feedback is true")
+    ] = FEEDBACK,
+):
+    """Stage prepare: validate the raw data and split it 80/20, stratified on income (and with
+    prepare.feedback, add the feedback rows to train; the test split stays the raw data's)."""
     from housing.stages import prepare as stage
 
-    n_train, n_test = _guard(lambda: stage.run(raw, out_dir, params))
-    typer.echo(f"prepared {n_train} train and {n_test} test rows in {out_dir}")
+    counts = _guard(lambda: stage.run(raw, out_dir, params, feedback))
+    added = (
+        f" ({counts['feedback']} from {feedback}; {counts['feedback_left_out']} repeating a test "
+        "district left out)"
+        if counts["feedback"] or counts["feedback_left_out"]
+        else ""
+    )
+    typer.echo(
+        f"prepared {counts['train']} train{added} and {counts['test']} test rows in {out_dir}"
+    )
 
 
 @app.command()
@@ -179,6 +196,9 @@ def register(
     params: PathOpt = PARAMS,
     reports: PathOpt = Path("reports"),
     out: PathOpt = Path("models/registration.json"),
+    feedback: Annotated[
+        Path, typer.Option(help="The feedback prepare added to train (prepare.feedback)")
+    ] = FEEDBACK,
 ):
     """Stage register: log the run (with the model card) to MLflow, register the model, apply
     the promotion gate."""
@@ -187,7 +207,7 @@ def register(
     settings = get_settings()
     result = _guard(
         lambda: stage.run(
-            settings, raw, model_dir, train_csv, test_csv, metrics, params, out, reports
+            settings, raw, model_dir, train_csv, test_csv, metrics, params, out, reports, feedback
         )
     )
     verdict = "now champion" if result["promoted"] else "not promoted"

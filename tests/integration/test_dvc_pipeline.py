@@ -9,13 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from mlflow import MlflowClient
 
+from housing.contract import FEATURES, TARGET
 from housing.defaults import DATA_SHA256
 from housing.files import sha256_of
 from housing.stages.register import MODEL_CARD_PATH
+from housing.tracking.lineage import dvc_md5
 from tests.conftest import ROOT
 from tests.support.services import S3_KEYS, make_bucket
 
@@ -33,6 +36,8 @@ def project(tmp_path_factory, raw_csv):
         ".dvc/config",
         "data/raw/housing.csv.dvc",
         "data/raw/.gitignore",
+        "data/feedback/README.md",
+        "data/feedback/.gitignore",
     ):
         source, target = ROOT / item, work / item
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -98,3 +103,39 @@ def test_push_and_pull_raw_data_through_s3(project, s3_endpoint):
     shutil.rmtree(project / ".dvc/cache")
     run(project, "dvc", "pull", "data/raw/housing.csv.dvc", env=env)
     assert sha256_of(project / "data/raw/housing.csv") == DATA_SHA256
+
+
+def test_a_retrain_on_raw_data_and_feedback_names_both_and_keeps_the_test_split(project):
+    """prepare.feedback: the feedback file (DVC-tracked) joins the training split, less the rows
+    that repeat a test district; the test split is the raw data's as before; the registered run
+    names both data sets. The feedback here is made up: raw districts with another price."""
+    run(project, "dvc", "repro")
+    test_csv, train_csv = project / "data/prepared/test.csv", project / "data/prepared/train.csv"
+    test_before, train_before = sha256_of(test_csv), len(pd.read_csv(train_csv))
+    feedback = pd.read_csv(project / "data/raw/housing.csv").sample(300, random_state=3)
+    feedback[TARGET] = (feedback[TARGET] * 1.1).clip(upper=500_001).round()
+    feedback_csv = project / "data/feedback/feedback.csv"
+    feedback.to_csv(feedback_csv, index=False)
+    run(project, "dvc", "add", "data/feedback/feedback.csv")
+    params_file = project / "params.yaml"
+    kept_params = params_file.read_text()
+    params = yaml.safe_load(kept_params)
+    params["prepare"]["feedback"] = True
+    params_file.write_text(yaml.safe_dump(params))
+    try:
+        out = run(project, "dvc", "repro")
+        assert "Running stage 'prepare'" in out and "Running stage 'register'" in out
+        assert sha256_of(test_csv) == test_before
+        test = pd.read_csv(test_csv)
+        in_test = len(feedback.merge(test[list(FEATURES)].drop_duplicates(), on=list(FEATURES)))
+        assert 0 < in_test < len(feedback)  # both kinds are there
+        assert len(pd.read_csv(train_csv)) == train_before + len(feedback) - in_test
+        registration = json.loads((project / "models/registration.json").read_text())
+        tags = MlflowClient(f"sqlite:///{project}/mlflow.db").get_run(registration["run_id"])
+        tags = tags.data.tags
+        assert tags["data.raw_sha256"] == DATA_SHA256
+        assert tags["data.feedback_sha256"] == sha256_of(feedback_csv)
+        assert tags["data.feedback_dvc_md5"] == dvc_md5(feedback_csv)
+        print(f"\nretrained on raw + {len(feedback) - in_test} feedback rows ({in_test} left out)")
+    finally:
+        params_file.write_text(kept_params)

@@ -26,6 +26,7 @@ from trainer import workspace
 from trainer.settings import TrainerSettings
 
 RAW = Path("data/raw/housing.csv")
+FEEDBACK = Path("data/feedback/feedback.csv")
 
 
 class JobFailed(RuntimeError):
@@ -61,6 +62,25 @@ def place_raw_data(ws: Path, job: TrainerSettings, data: TrainingSettings) -> st
     except FetchError as exc:
         raise JobFailed(f"no raw data: not mounted, not on the DVC remote, and {exc}") from exc
     return data.data_url
+
+
+def place_feedback(ws: Path) -> bool:
+    """With prepare.feedback, the prediction log's labelled records as the feedback file, added
+    to DVC (its md5 in feedback.csv.dvc, its content in the cache): what this run trains on
+    besides the raw data. Whether there is one."""
+    from housing.files import load_params
+    from housing.predictions.export import export
+    from housing.predictions.settings import PredictionLogSettings
+
+    if not load_params(ws / "params.yaml", "prepare").get("feedback"):
+        return False
+    settings = PredictionLogSettings()
+    if not settings.enabled:
+        raise JobFailed("prepare.feedback is true but PREDICTION_LOG_URL is empty")
+    rows = export(settings.url, ws / FEEDBACK, settings.connect_timeout_s)
+    dvc(ws, "add", str(FEEDBACK))
+    log(f"feedback: {rows} labelled records from the prediction log")
+    return True
 
 
 def ensure_remote_bucket(ws: Path, remote: str) -> None:
@@ -113,6 +133,8 @@ def run() -> dict:
     dvc(ws, "commit", "--force", str(RAW) + ".dvc")
     ensure_remote_bucket(ws, job.dvc_remote)
     dvc(ws, "push", "--remote", job.dvc_remote, str(RAW) + ".dvc")
+    if place_feedback(ws):
+        dvc(ws, "push", "--remote", job.dvc_remote, str(FEEDBACK) + ".dvc")
     repro = ["repro", "--force"] if job.force else ["repro"]
     if subprocess.run(["dvc", *repro], cwd=ws).returncode != 0:
         raise JobFailed("the pipeline failed (see the stage output above)")

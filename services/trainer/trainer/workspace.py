@@ -14,6 +14,8 @@ PIPELINE_FILES = (
     ".dvc/config",
     "data/raw/housing.csv.dvc",
     "data/raw/.gitignore",
+    "data/feedback/README.md",
+    "data/feedback/.gitignore",
 )
 
 

@@ -36,7 +36,11 @@ def run(
     params_file: Path,
     out: Path,
     reports: Path | None = None,
+    feedback: Path | None = None,
 ) -> dict:
+    """`feedback`: the file prepare added to the training split, when prepare.feedback is true
+    (its hash goes with the raw data's into the run's lineage)."""
+    used_feedback = feedback if load_params(params_file, "prepare").get("feedback") else None
     ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment(settings.experiment)
@@ -46,7 +50,7 @@ def run(
     train_frame = read_raw(train_csv)
     X_train, _ = split_xy(train_frame)
     example = X_train.head(3)
-    tags = lineage_tags(raw, train_csv, test_csv)
+    tags = lineage_tags(raw, train_csv, test_csv, used_feedback)
 
     with mlflow.start_run(tags=tags) as active:
         mlflow.log_params({**_prefixed(params_file, "prepare"), **_prefixed(params_file, "train")})
@@ -56,6 +60,13 @@ def run(
             mlflow.data.from_pandas(train_frame, source=str(raw), name="train"),
             context="training",
         )
+        if used_feedback is not None:
+            mlflow.log_input(
+                mlflow.data.from_pandas(
+                    read_raw(used_feedback), source=str(used_feedback), name="feedback"
+                ),
+                context="training",
+            )
         if reports is not None:  # the model card and its plots (stage `report`)
             mlflow.log_artifacts(str(reports), artifact_path=MODEL_CARD_PATH)
         # What the monitor compares live inputs with (housing.monitor.reference).

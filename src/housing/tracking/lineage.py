@@ -30,12 +30,18 @@ def git_commit(cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def lineage_tags(raw: Path, train_csv: Path, test_csv: Path) -> dict[str, str]:
+def lineage_tags(
+    raw: Path, train_csv: Path, test_csv: Path, feedback: Path | None = None
+) -> dict[str, str]:
+    """The data a run was trained and scored on, and the code's commit; `feedback` when the
+    training split holds feedback rows (prepare.feedback): both data sets are named."""
     tags = {
         "data.raw_sha256": sha256_of(raw),
         TRAIN_SPLIT_TAG: sha256_of(train_csv),
         TEST_SPLIT_TAG: sha256_of(test_csv),
         "data.raw_dvc_md5": dvc_md5(raw) or "untracked",
+        "data.feedback_sha256": sha256_of(feedback) if feedback else "none",
+        "data.feedback_dvc_md5": (dvc_md5(feedback) or "untracked") if feedback else "none",
         "git.commit": git_commit(Path.cwd()) or "none",
     }
     return tags
