@@ -79,7 +79,8 @@ check-e2e check-chaos check-deploy-test check-swarm-test:
 
 e2e: check-e2e data stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
 	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_1b_monitor.py \
-	  tests/e2e/test_2_retrain.py tests/e2e/test_3_persistence.py
+	  tests/e2e/test_2_retrain.py tests/e2e/test_2b_shadow.py \
+	  tests/e2e/test_2c_feedback_retrain.py tests/e2e/test_3_persistence.py
 
 chaos: export GATEWAY_RATE_PER_S ?= 1000000
 chaos: export GATEWAY_RATE_BURST ?= 2000000

@@ -112,7 +112,7 @@ remote() {  # run a shell snippet on the host
 }
 
 compose_cmd() {  # the compose invocation of one release, from its own directory and files
-  echo "cd '$DIR/releases/$1' && docker compose -p '$PROJECT' --env-file .env --env-file release.env -f compose.yaml -f compose.deploy.yaml \$([ ! -f compose.aws.yaml ] || echo -f compose.aws.yaml) -f compose.release.yaml"
+  release_compose "$DIR/releases/$1"
 }
 
 # --- the release's directory, built here, then sent whole -------------------------------------

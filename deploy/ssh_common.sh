@@ -54,3 +54,7 @@ engine_tunnel() {  # target local-socket remote-endpoint -> TUNNEL (pid), once t
   for _ in $(seq 100); do [ -S "$2" ] && break; kill -0 "$TUNNEL" 2>/dev/null || break; sleep 0.1; done
   [ -S "$2" ] || die "no SSH tunnel to the engine of $1"
 }
+
+release_compose() {  # a release's directory on the host -> its compose invocation, from there
+  echo "cd '$1' && docker compose -p '$PROJECT' --env-file .env --env-file release.env -f compose.yaml -f compose.deploy.yaml \$([ ! -f compose.aws.yaml ] || echo -f compose.aws.yaml) -f compose.release.yaml"
+}

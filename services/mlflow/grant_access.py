@@ -25,6 +25,11 @@ USERS = {
     "predictor": ("MLFLOW_PREDICTOR_PASSWORD", "READ", "NO_PERMISSIONS"),
     "monitor": ("MLFLOW_MONITOR_PASSWORD", "READ", "EDIT"),
 }
+# The monitor also records retrain requests as a tag on the registered model
+# (housing.monitor.retrain). MLflow has no grant finer than EDIT for that, and EDIT on a
+# model also allows moving its aliases (mlflow/server/auth: SetRegisteredModelTag and
+# SetRegisteredModelAlias both need can_update); its code sets that one tag only.
+MODEL_PERMISSION = {"monitor": "EDIT"}
 
 
 def grant(base: str) -> None:
@@ -40,7 +45,8 @@ def grant(base: str) -> None:
     for user, (variable, permission, monitoring) in USERS.items():
         _ensure_user(auth, user, os.environ[variable])
         _ensure_permission(auth, user, "experiment", experiment_id, permission)
-        _ensure_permission(auth, user, "registered_model", model_name, permission)
+        model_permission = MODEL_PERMISSION.get(user, permission)
+        _ensure_permission(auth, user, "registered_model", model_name, model_permission)
         _ensure_permission(auth, user, "experiment", monitoring_id, monitoring)
     print(
         f"mlflow: users {', '.join(USERS)} granted on experiments {experiment_name!r}, "

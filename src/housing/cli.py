@@ -21,6 +21,8 @@ monitor_app = typer.Typer(no_args_is_help=True, help="Live quality and drift (th
 app.add_typer(monitor_app, name="monitor")
 feedback_app = typer.Typer(no_args_is_help=True, help="The real prices posted back (/feedback).")
 app.add_typer(feedback_app, name="feedback")
+retrain_app = typer.Typer(no_args_is_help=True, help="The monitor's retrain requests.")
+app.add_typer(retrain_app, name="retrain")
 
 # The stages' default paths: dvc.yaml passes each one explicitly; these serve a person at a prompt.
 RAW = Path("data/raw/housing.csv")
@@ -306,6 +308,40 @@ def feedback_export(
         fail("PREDICTION_LOG_URL is empty: there is no prediction log to export")
     count = _guard(lambda: export(settings.url, out, settings.connect_timeout_s))
     typer.echo(f"{out}: {count} labelled predictions")
+
+
+@retrain_app.command("pending")
+def retrain_pending():
+    """Print the pending retrain request (when, why) and exit 0; exit 1 when none is pending,
+    2 when the registry cannot be asked (.github/workflows/retrain.yml trains only on 0)."""
+    import json
+
+    from mlflow import MlflowClient
+
+    from housing.monitor import retrain
+    from housing.secret_files import export_from_files
+    from housing.tracking.server import ensure_reachable
+
+    _guard(export_from_files)  # MLFLOW_TRACKING_PASSWORD_FILE, in the stack
+    settings = get_settings()
+
+    def ask():
+        ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
+        client = MlflowClient(tracking_uri=settings.tracking_uri)
+        if not client.search_registered_models(filter_string=f"name='{settings.model_name}'"):
+            return None
+        return retrain.pending(client, settings.model_name)
+
+    try:
+        found = ask()
+    except Exception as exc:  # noqa: BLE001 - one line, and a code apart from "none pending"
+        if _options["debug"]:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {first_line(exc)}", err=True)
+        raise typer.Exit(2) from None
+    if found is None:
+        fail(f"no retrain request is pending on {settings.model_name}")
+    typer.echo(json.dumps(found))
 
 
 @monitor_app.command("run")

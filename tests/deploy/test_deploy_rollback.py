@@ -208,6 +208,38 @@ def test_deploying_a_again_is_idempotent(ssh_host, releases, env_file, host_dir)
     assert list((host_dir / "backups").glob("*-before-a.sql.gz")), "no database dump"
 
 
+# A retrain request as the monitor records it, with the monitor's own MLflow user (its grant).
+ASK_FOR_A_RETRAIN = (
+    "from housing.secret_files import export_from_files; export_from_files(); "
+    "from mlflow import MlflowClient; from housing.monitor import retrain; "
+    "from housing.settings import TrainingSettings; s = TrainingSettings(); "
+    "print(retrain.request(MlflowClient(s.tracking_uri), s.model_name, ['deploy-test'], '1', 0))"
+)
+
+
+def test_retrain_on_request_runs_the_trainer_only_when_one_is_pending(ssh_host, host_dir):
+    """deploy/retrain_on_request.sh, as .github/workflows/retrain.yml runs it: nothing pending,
+    nothing run; a request recorded by the monitor, and the trainer runs on the host (with no
+    feedback in the log, it keeps the request for a run that has some)."""
+    argv = [
+        str(ROOT / "deploy/retrain_on_request.sh"),
+        "--host", ssh_host["host"], "--port", str(ssh_host["port"]),
+        "--user", ssh_host["user"], "--key", str(ssh_host["key"]),
+        "--dir", str(host_dir), "--project", PROJECT,
+    ]  # fmt: skip
+    env = {"DEPLOY_KNOWN_HOSTS": str(ssh_host["known_hosts"])}
+    idle = sh(*argv, env=env, check=False)
+    assert idle.returncode == 0 and "retrain: no request pending" in idle.stdout, idle.stderr
+    asked = sh("docker", "exec", f"{PROJECT}-monitor-1", "python", "-c", ASK_FOR_A_RETRAIN)
+    assert asked.stdout.strip() == "True", asked.stderr
+    ran = sh(*argv, env=env, check=False)
+    out = ran.stdout + ran.stderr
+    assert ran.returncode == 0, out[-3000:]
+    assert "retrain: a request is pending: running the trainer" in out
+    assert "retrain request of" in out and "deploy-test" in out
+    assert "kept: no labelled feedback in the log yet" in out, out[-3000:]
+
+
 def test_the_backup_puts_both_databases_in_the_stacks_own_bucket(host_dir):
     """deploy/backup_database.sh, as the nightly timer runs it, on a compose host with the stack's
     own S3 service (test_aws_override.py: the same into AWS's bucket through the role)."""

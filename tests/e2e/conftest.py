@@ -130,6 +130,10 @@ class Registry:
         response.raise_for_status()
         return response.json()
 
+    def model_tags(self) -> dict[str, str]:
+        found = self.get("registered-models/get", name=self.name)["registered_model"]
+        return {tag["key"]: tag["value"] for tag in found.get("tags", [])}
+
     def versions(self) -> list[str]:
         found = self.get("model-versions/search", filter=f"name='{self.name}'")
         return sorted(v["version"] for v in found.get("model_versions", []))

@@ -4,6 +4,7 @@ on what the monitor measured (read from Prometheus's own API)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -136,3 +137,15 @@ def test_drift_and_a_bad_live_rmse_fire_their_alerts(gateway, api_key, split):
     print(
         f"\nFieldDrifted, LiveRmseHigh firing {took:.0f} s after: {rmse['annotations']['summary']}"
     )
+
+
+def test_the_drift_and_the_rmse_recorded_a_retrain_request(registry):
+    """What fired the alerts also asked for a retrain: a tag on the registered model, with the
+    reasons (housing.monitor.retrain), which the next trainer run acts on (test_2_retrain)."""
+    deadline = time.monotonic() + 60
+    while (raw := registry.model_tags().get("retrain_requested")) is None:
+        assert time.monotonic() < deadline, registry.model_tags()
+        time.sleep(1)
+    asked = json.loads(raw)
+    assert any("median_income" in reason for reason in asked["reasons"]), asked
+    print(f"\nretrain requested at {asked['at']}: {'; '.join(asked['reasons'])}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -23,9 +24,18 @@ def retrain(params: str) -> str:
 
 def test_worse_model_does_not_move_champion(registry):
     before = registry.champion()
+    asked = registry.model_tags().get("retrain_requested")  # the monitor's, in test_1b
     out = retrain(WORSE)
     assert "not promoted" in out, out[-2000:]
     assert registry.champion() == before
+    if asked is not None:  # acted on with the log's feedback, settled with this run's outcome
+        assert "acting on it: training on the raw data and the log's feedback" in out, out[-3000:]
+        tags = registry.model_tags()
+        assert "retrain_requested" not in tags
+        outcome = json.loads(tags["last_retrain"])
+        assert outcome["request"] == json.loads(asked) and not outcome["promoted"]
+        assert outcome["version"] == max(registry.versions(), key=int)
+        print(f"\nthe retrain request was acted on: v{outcome['version']}, {outcome['reason']}")
 
 
 def test_better_model_takes_over_without_a_failed_request(registry, gateway, api_key):

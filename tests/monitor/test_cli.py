@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from tests.monitor.conftest import RUN_ID, log_traffic
 from tests.unit.test_cli import housing
+
+
+@pytest.fixture(autouse=True)
+def own_registry(tmp_path, monkeypatch):
+    """A pass that asks for a retrain asks this registry, never the working directory's."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
 def env(**values) -> dict:

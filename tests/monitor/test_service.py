@@ -3,6 +3,7 @@ the gateway, the monitor's passes over that log, and its answers through the gat
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -161,3 +162,36 @@ def test_the_report_opens_in_a_browser(stack, sent):
     assert not errors, errors
     assert drawn > 0 and "Drift" in text, text[:500]
     print(f"\nthe report in Chromium: {drawn} charts drawn")
+
+
+def test_a_failing_pass_leaves_the_last_summary_served_and_the_monitor_ready(tmp_path):
+    """The log unreachable: with no summary yet the monitor is not ready (and says why); with
+    the last one kept in its state, it stays ready, serves it, and names the failure. An outage
+    of a store is not a reason to restart the monitor or to hold up `compose up --wait`."""
+    from tests.support.procs import free_port
+
+    env = {
+        "PREDICTION_LOG_URL": f"postgresql+psycopg2://nobody@127.0.0.1:{free_port()}/log",
+        "PREDICTION_LOG_CONNECT_TIMEOUT_S": "1",
+        "MONITOR_EXPERIMENT": "",
+        "MONITOR_STATE_DIR": str(tmp_path / "state"),
+    }
+
+    def readiness() -> httpx.Response:
+        with service("monitor", env, tmp_path / "m.log", "/health/live", port_var="MONITOR_PORT"
+                     ) as (url, _, _):  # fmt: skip
+            deadline = time.monotonic() + 30
+            while "fail" not in (answer := httpx.get(url + "/health/ready", timeout=5)).text:
+                assert time.monotonic() < deadline, answer.text
+                time.sleep(0.3)
+            return answer
+
+    first = readiness()
+    assert first.status_code == 503, first.text
+    assert "no monitoring pass has finished yet; the last failed:" in first.json()["detail"]
+    kept = {"at": "2026-12-07T00:00:00Z", "predictions": 3}
+    (tmp_path / "state").mkdir(exist_ok=True)
+    (tmp_path / "state" / "latest.json").write_text(json.dumps(kept))
+    later = readiness()
+    assert later.status_code == 200, later.text
+    assert later.json()["last_pass"] == kept["at"] and later.json()["last_error"]

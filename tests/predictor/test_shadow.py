@@ -19,7 +19,7 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import delete, insert, select
 
-from housing.contract import FEATURES
+from housing.contract import EXAMPLE_RECORD, FEATURES
 from housing.defaults import MODEL_SHA256_TAG
 from housing.model import persist
 from housing.predictions import store
@@ -123,8 +123,12 @@ def test_the_answers_are_the_champions_and_the_challenger_is_logged_beside(shado
     engine.dispose()
     described = shadowed["client"].get("/model").json()
     assert described["version"] == "1" and described["shadow"]["version"] == "2"
-    scored = httpx.get(shadowed["metrics"], timeout=10).text
-    assert f"predictor_shadow_scored_total {float(RECORDS)}" in scored
+    # Counted right after the rows are committed: read until it is (or 10 s).
+    counted = f"predictor_shadow_scored_total {float(RECORDS)}"
+    deadline = time.monotonic() + 10
+    while counted not in (scored := httpx.get(shadowed["metrics"], timeout=10).text):
+        assert time.monotonic() < deadline, scored[-2000:]
+        time.sleep(0.1)
 
 
 def label(log_url: str, truth: np.ndarray) -> None:
@@ -214,3 +218,19 @@ def test_promote_from_shadow_refuses_a_worse_challenger_and_promotes_a_better_on
     assert client.get_model_version_by_alias(NAME, "champion").version in ("2", 2)
     assert version.tags["gate"].startswith("promoted: in shadow on 240 labelled live records")
     print(f"\n{refused.stderr.strip()}\n{promoted.stdout.strip()}")
+
+
+def test_nothing_is_scored_in_shadow_while_the_challenger_is_the_champion(shadowed, answered):
+    """After the promotion both aliases name v2: the answers are v2's, no shadow row is added."""
+    client = shadowed["client"]
+    deadline = time.monotonic() + 30
+    while client.get("/model").json()["version"] != "2":
+        assert time.monotonic() < deadline, "the promoted challenger was not served"
+        time.sleep(0.2)
+    engine = store.connect(shadowed["log_url"])
+    before = len(shadow_rows(engine, 0))
+    response = client.post("/predict", json={"records": [EXAMPLE_RECORD] * 5})
+    assert response.status_code == 200 and response.json()["model"]["version"] == "2"
+    time.sleep(1.5)  # three of the scorer's rounds
+    assert len(shadow_rows(engine, 0)) == before
+    engine.dispose()

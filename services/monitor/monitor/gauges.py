@@ -39,6 +39,9 @@ class Gauges:
             ["challenger", "role"],
         )
         self.served = gauge("served_info", "The version whose inputs are compared", ["version"])
+        self.retrain_wanted = gauge(
+            "retrain_wanted", "1 when the last pass asked for a retrain (its reasons in /monitor)"
+        )
         self.pass_seconds = gauge("pass_duration_seconds", "How long the last pass took")
         self.last_pass = gauge("last_pass_timestamp_seconds", "When the last pass finished")
         self.failures = Counter("monitor_pass_failures", "Passes that failed", registry=registry)
@@ -73,6 +76,7 @@ class Gauges:
                     self.shadow_rmse.labels(challenger, role).set(value)
         if summary["served"]:
             self.served.labels(summary["served"]["version"]).set(1)
+        self.retrain_wanted.set(int(bool(summary.get("retrain", {}).get("reasons"))))
         self.pass_seconds.set(summary["seconds"])
         self.last_pass.set(time.time())
         if summary.get("mlflow_error"):

@@ -14,6 +14,9 @@ from housing.predictions.settings import PredictionLogSettings
 from monitor.gauges import Gauges
 
 log = logging.getLogger("monitor")
+# After a failed pass the next comes this soon (or at the interval, if shorter): a store back
+# from an outage is seen within seconds, not a whole interval later.
+RETRY_AFTER_FAILURE_S = 15.0
 
 
 class PassLoop:
@@ -41,11 +44,13 @@ class PassLoop:
     async def run_forever(self) -> None:
         while True:
             started = time.monotonic()
+            wait_s = self.settings.interval_s
             try:
                 summary = await asyncio.to_thread(self.run_once)
             except Exception as exc:  # noqa: BLE001 - any failure: counted, said, tried again
                 self.last_error = first_line(exc)
                 self.gauges.failures.inc()
+                wait_s = min(wait_s, RETRY_AFTER_FAILURE_S)
                 log.warning("monitoring pass failed: %s", self.last_error)
             else:
                 self.latest, self.last_error = summary, None
@@ -57,7 +62,7 @@ class PassLoop:
                     summary["seconds"],
                 )
             self.passes += 1
-            await asyncio.sleep(max(0.0, self.settings.interval_s - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, wait_s - (time.monotonic() - started)))
 
     def close(self) -> None:
         if self.monitor is not None:

@@ -19,6 +19,7 @@ RETRY_AFTER_S = "10"
 class Ready(BaseModel):
     status: Literal["ready"]
     last_pass: str
+    last_error: str | None  # why the passes since `last_pass` failed, if they did
 
 
 @router.get(
@@ -56,15 +57,22 @@ async def report(request: Request):
 
 @router.get(
     "/health/ready",
-    responses={200: {"model": Ready}, 503: {"description": "No pass yet, or the last failed"}},
+    responses={200: {"model": Ready}, 503: {"description": "No pass has finished yet"}},
 )
 async def ready(request: Request) -> JSONResponse:
+    """Ready once a pass has a summary to serve. A pass that fails later (the log or MLflow
+    down for a while) leaves the last summary served and says why in `last_error`: the store's
+    outage is the store's alert (and MonitorPassesFailing), not a reason to restart the monitor
+    or to hold up a deploy that waits for healthy containers."""
     passes = request.app.state.passes
-    if passes.last_error is not None:
-        return error_response(503, f"the last pass failed: {passes.last_error}", _retry())
     if passes.latest is None:
-        return error_response(503, "no monitoring pass has finished yet", _retry())
-    return JSONResponse({"status": "ready", "last_pass": passes.latest["at"]})
+        detail = "no monitoring pass has finished yet"
+        if passes.last_error is not None:
+            detail += f"; the last failed: {passes.last_error}"
+        return error_response(503, detail, _retry())
+    return JSONResponse(
+        {"status": "ready", "last_pass": passes.latest["at"], "last_error": passes.last_error}
+    )
 
 
 def _retry() -> dict[str, str]:

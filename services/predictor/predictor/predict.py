@@ -35,7 +35,7 @@ async def price(state, model, records: list, interval: float | None, trace_id: s
             trace_id, records, answer["predictions"], interval, answer.get("intervals"), model
         )
     if state.shadow is not None:
-        state.shadow.offer(trace_id, records)  # scored after, in a thread: see shadow.py
+        state.shadow.offer(trace_id, records, model)  # scored after, in a thread: shadow.py
     return {**answer, "model": model.ref()}
 
 

@@ -57,13 +57,17 @@ class ShadowScorer:
         )
         self.dropped = Counter(
             "predictor_shadow_dropped",
-            "Records offered to the shadow and not logged (scorer behind, no shadow model, or "
-            "the log's write failed)",
+            "Records offered to the shadow and not logged (the scorer behind, the shadow "
+            "swapped meanwhile, or the log's write failed)",
             registry=registry,
         )
 
-    def offer(self, request_id: str, records: list) -> None:
-        """An answered request (on the request path: no scoring, no I/O)."""
+    def offer(self, request_id: str, records: list, answered_by) -> None:
+        """A request `answered_by` a model (on the request path: no scoring, no I/O). Nothing
+        is kept while no shadow has loaded, or it is the model that answered."""
+        shadow = self.manager.current
+        if shadow is None or shadow.identity == answered_by.identity:
+            return
         if self.fraction < 1.0 and random.random() >= self.fraction:  # noqa: S311 - sampling
             return
         with self._lock:

@@ -128,6 +128,17 @@ def run() -> dict:
     applied = workspace.apply_overrides(ws / "params.yaml", job.train_params)
     if applied:
         log(f"parameter overrides for this run: {applied}")
+    asked = _pending_request(data)
+    if asked is not None:
+        log(f"retrain request of {asked.get('at', '?')}: {'; '.join(asked.get('reasons', []))}")
+        if applied.get("prepare.feedback") is False:
+            asked = None  # this run was told not to use feedback: the request waits
+        elif "prepare.feedback" not in applied and _has_feedback():
+            workspace.apply_overrides(ws / "params.yaml", "prepare.feedback=true")
+            log("acting on it: training on the raw data and the log's feedback")
+        elif "prepare.feedback" not in applied:
+            log("kept: no labelled feedback in the log yet (raw data alone fits the same model)")
+            asked = None
     log(f"raw data from {place_raw_data(ws, job, data)}")
     # Into DVC's cache (the file was copied in, not checked out), then to the remote.
     dvc(ws, "commit", "--force", str(RAW) + ".dvc")
@@ -147,7 +158,54 @@ def run() -> dict:
             != 0
         ):
             raise JobFailed("registering the model failed (see above)")
-    return json.loads((ws / "models/registration.json").read_text())
+    result = json.loads((ws / "models/registration.json").read_text())
+    if asked is not None:
+        _settle(data, asked, result)
+    return result
+
+
+def _client(data: TrainingSettings):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=data.tracking_uri)
+
+
+def _pending_request(data: TrainingSettings) -> dict | None:
+    """The monitor's pending retrain request (housing.monitor.retrain), if any."""
+    from housing.monitor import retrain
+
+    client = _client(data)
+    if not client.search_registered_models(filter_string=f"name='{data.model_name}'"):
+        return None
+    return retrain.pending(client, data.model_name)
+
+
+def _has_feedback() -> bool:
+    """Whether the prediction log holds labelled records to train on (a retrain on the same
+    data alone would only fit the same model again)."""
+    from housing.predictions.export import labelled_rows
+    from housing.predictions.settings import PredictionLogSettings
+
+    settings = PredictionLogSettings()
+    if not settings.enabled:
+        return False
+    try:
+        return bool(labelled_rows(settings.url, settings.connect_timeout_s))
+    except Exception as exc:  # noqa: BLE001 - the log down: train on the raw data alone
+        log(f"the prediction log cannot be read ({first_line(exc)}): no feedback this run")
+        return False
+
+
+def _settle(data: TrainingSettings, asked: dict, result: dict) -> None:
+    from housing.monitor import retrain
+
+    outcome = {
+        "version": str(result["version"]),
+        "promoted": result["promoted"],
+        "reason": result["reason"],
+    }
+    retrain.settle(_client(data), data.model_name, asked, outcome)
+    log(f"retrain request settled: v{result['version']} ({result['reason']})")
 
 
 def _registry_has_champion(data: TrainingSettings) -> bool:

@@ -159,6 +159,7 @@ class Monitor:
         self.settings = settings
         self._report_logged_at = -float("inf")
         self.tracking_uri = training.tracking_uri
+        self.model_name = training.model_name
         self.engine = store.connect(log_url, connect_timeout_s)
         store.ensure_schema(self.engine)  # an empty log is a pass with no predictions
         self.references = ReferenceStore(
@@ -187,7 +188,35 @@ class Monitor:
             except Exception as exc:  # noqa: BLE001 - MLflow's client raises many kinds
                 summary["mlflow_error"] = first_line(exc)
                 log.warning("monitoring pass not logged to MLflow: %s", summary["mlflow_error"])
+        summary["retrain"] = self.ask_retrain(summary)
         return summary
+
+    def ask_retrain(self, summary: dict) -> dict:
+        """`{"reasons": [...], "requested": bool}`: whether this pass asks for a retrain, and
+        whether it recorded the request (false while one is pending); `error` when MLflow
+        could not be asked (the next pass asks again)."""
+        from mlflow import MlflowClient
+
+        from housing.monitor import retrain
+
+        why = retrain.reasons(summary, self.settings)
+        if not why:
+            return {"reasons": [], "requested": False}
+        try:
+            client = MlflowClient(self.tracking_uri)
+            made = retrain.request(
+                client,
+                self.model_name,
+                why,
+                summary["served"]["version"],
+                self.settings.retrain_cooldown_hours,
+            )
+        except Exception as exc:  # noqa: BLE001 - MLflow's client raises many kinds
+            log.warning("retrain request not recorded: %s", first_line(exc))
+            return {"reasons": why, "requested": False, "error": first_line(exc)}
+        if made:
+            log.warning("retrain requested: %s", "; ".join(why))
+        return {"reasons": why, "requested": made}
 
     def close(self) -> None:
         self.engine.dispose()

@@ -29,6 +29,14 @@ class MonitorSettings(ServerSettings):
     # champion's by this share or more (0.02: 2 % lower).
     shadow_margin: float = Field(0.02, ge=0, lt=1)
     shadow_min_labelled: int = Field(200, gt=0)
+    # A pass records a retrain request (a tag on the registered model) when the served version's
+    # live RMSE is above `retrain_rmse_usd` on at least `retrain_min_labelled` labelled
+    # predictions, or (with `retrain_on_drift`) when an input field drifted.
+    retrain_rmse_usd: float = Field(60_000.0, gt=0)
+    retrain_min_labelled: int = Field(100, gt=0)
+    retrain_on_drift: bool = True
+    # No new request within this many hours of the last one the trainer acted on.
+    retrain_cooldown_hours: float = Field(24.0, ge=0)
     # Training rows the reference keeps (a seeded sample when the training set is larger).
     reference_rows: int = Field(5_000, gt=0)
     # Where the latest summary and report are written, and references are cached.
