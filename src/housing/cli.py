@@ -407,6 +407,13 @@ def _monitor_lines(summary: dict, state_dir: Path) -> list[str]:
             f"shadow v{challenger} vs champion v{pair['champion']}: {pair['scored']} scored, "
             f"{pair['labelled']} labelled{figures}"
         )
+    retrain = summary.get("retrain") or {}
+    if retrain.get("reasons"):
+        if retrain.get("error"):
+            said = f"not recorded: {retrain['error']}"
+        else:
+            said = "recorded" if retrain["requested"] else "one is pending, or was just acted on"
+        lines.append(f"retrain wanted ({said}): {'; '.join(retrain['reasons'])}")
     if summary["report"]:
         lines.append(f"report: {state_dir / 'report.html'}")
     if summary.get("mlflow_error"):

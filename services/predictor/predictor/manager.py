@@ -116,7 +116,14 @@ class ModelManager:
                 info = await asyncio.to_thread(self.store.resolve)
             except Exception as exc:  # noqa: BLE001 - registry down: keep serving what we have
                 self.poll_failures.inc()
-                log.warning("cannot resolve the alias (%s); serving on", first_line(exc))
+                # A registry with no challenger is normal for the shadow: said quietly there.
+                level = logging.WARNING if self.role == "serving" else logging.DEBUG
+                log.log(
+                    level,
+                    "%s: alias not resolved (%s); what is loaded stays",
+                    self.role,
+                    first_line(exc),
+                )
                 return
             self.last_poll.set_to_current_time()
             # The same number is not the same model: compared by what it is.
