@@ -72,6 +72,8 @@ e2e: export TRAIN_PARAMS ?= train.max_iter=150
 e2e: export PREDICTION_LOG_BUFFER_ROWS ?= 500
 # A monitoring pass every few seconds, so that tests/e2e/test_1b_monitor.py sees its traffic.
 e2e: export MONITOR_INTERVAL_S ?= 3
+# The challenger scored in shadow (tests/e2e/test_2b_shadow.py).
+e2e: export PREDICTOR_SHADOW_ALIAS ?= challenger
 # Each heavy suite first checks what it needs (Docker, sshd, docker-registry, images): a line
 # for each missing thing, in seconds, before anything is installed or built.
 check-e2e check-chaos check-deploy-test check-swarm-test:

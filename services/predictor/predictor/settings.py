@@ -19,8 +19,8 @@ class PredictorSettings(RegistrySettings, ServerSettings):
     # The alias scored in shadow: that model also prices `shadow_fraction` of the requests,
     # after they are answered, into the prediction log; it never answers. Nothing is scored
     # while it names the model that answers (after a promotion both aliases name the same),
-    # nor without a prediction log. Empty: no shadow.
-    shadow_alias: str = defaults.CHALLENGER_ALIAS
+    # nor without a prediction log. Empty (the default): no shadow; `make e2e` sets challenger.
+    shadow_alias: str = ""
     shadow_fraction: float = Field(1.0, ge=0, le=1)
     poll_interval_s: float = Field(5.0, gt=0)
     # Downloaded versions, one folder each; keeps serving across restarts while MLflow is down.
