@@ -327,10 +327,9 @@ def retrain_pending():
 
     def ask():
         ensure_reachable(settings.tracking_uri, settings.tracking_timeout_s)
-        client = MlflowClient(tracking_uri=settings.tracking_uri)
-        if not client.search_registered_models(filter_string=f"name='{settings.model_name}'"):
-            return None
-        return retrain.pending(client, settings.model_name)
+        return retrain.pending(
+            MlflowClient(tracking_uri=settings.tracking_uri), settings.model_name
+        )
 
     try:
         found = ask()

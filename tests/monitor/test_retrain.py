@@ -101,3 +101,9 @@ def test_retrain_pending_exits_2_when_the_registry_cannot_be_asked(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_no_request_is_pending_on_a_model_not_registered_yet(mlflow_server):
+    assert (
+        retrain.pending(MlflowClient(mlflow_server.url), "housing-price-never-registered") is None
+    )

@@ -174,10 +174,7 @@ def _pending_request(data: TrainingSettings) -> dict | None:
     """The monitor's pending retrain request (housing.monitor.retrain), if any."""
     from housing.monitor import retrain
 
-    client = _client(data)
-    if not client.search_registered_models(filter_string=f"name='{data.model_name}'"):
-        return None
-    return retrain.pending(client, data.model_name)
+    return retrain.pending(_client(data), data.model_name)
 
 
 def _has_feedback() -> bool:
@@ -209,11 +206,9 @@ def _settle(data: TrainingSettings, asked: dict, result: dict) -> None:
 
 
 def _registry_has_champion(data: TrainingSettings) -> bool:
-    from mlflow import MlflowClient
-
     from housing.tracking.registry import CHAMPION, version_by_alias
 
-    client = MlflowClient(tracking_uri=data.tracking_uri)
+    client = _client(data)
     if not client.search_registered_models(filter_string=f"name='{data.model_name}'"):
         return False
     return version_by_alias(client, data.model_name, CHAMPION) is not None

@@ -58,8 +58,17 @@ def _now() -> str:
 
 
 def pending(client: MlflowClient, name: str) -> dict | None:
-    """The pending request on the registered model `name`, if any."""
-    return _tag(client.get_registered_model(name), REQUEST_TAG)
+    """The pending request on the registered model `name`, if any (none when the model is not
+    registered yet)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+    return _tag(model, REQUEST_TAG)
 
 
 def request(
