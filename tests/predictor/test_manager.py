@@ -19,6 +19,7 @@ class Loaded:
     source: str
     run_id: str | None = None
     name: str = "housing-price"
+    alias: str = "champion"
 
     @property
     def identity(self) -> tuple:
@@ -35,21 +36,32 @@ class StandInStore:
     cached: str | None = None
     remembered: list[str] = field(default_factory=list)
     downloads: int = 0
+    loads: int = 0
+    alias: str = "champion"
 
     def resolve(self) -> VersionInfo:
         if self.alias_names is None:
             raise ConnectionError("registry down")
         return VersionInfo(self.alias_names, self.run_id, {})
 
-    def download(self, info: VersionInfo) -> Path:
-        self.downloads += 1
+    def folder(self, info: VersionInfo) -> Path:
         return Path(f"{info.version}-{info.run_id}" if info.run_id else info.version)
 
+    def download(self, info: VersionInfo) -> Path:
+        self.downloads += 1
+        return self.folder(info)
+
+    @staticmethod
+    def identity_of(folder: Path) -> tuple:
+        version, _, run_id = folder.name.partition("-")
+        return (version, run_id or None, None)
+
     def load(self, folder: Path, source: str, sha256: str | None = None) -> Loaded:
+        self.loads += 1
         if folder.name in self.broken:
             raise ValueError(f"v{folder.name} does not load\nsecond line")
         version, _, run_id = folder.name.partition("-")
-        return Loaded(version, source, run_id or None)
+        return Loaded(version, source, run_id or None, alias=self.alias)
 
     def remember(self, folder: Path) -> None:
         self.remembered.append(folder.name)
@@ -58,8 +70,8 @@ class StandInStore:
         return Path(self.cached) if self.cached else None
 
 
-def manager(store: StandInStore) -> ModelManager:
-    return ModelManager(store, poll_interval_s=3600, registry=CollectorRegistry())
+def manager(store: StandInStore, prefix: str = "predictor") -> ModelManager:
+    return ModelManager(store, poll_interval_s=3600, registry=CollectorRegistry(), prefix=prefix)
 
 
 def behind(m: ModelManager) -> float:
@@ -217,3 +229,40 @@ def test_a_failing_pointer_write_does_not_stop_the_swap():
     m = manager(ReadOnlyCache())
     asyncio.run(m.poll_once())
     assert m.current.version == "1" and m.last_poll._value.get() > 0
+
+
+def test_serving_and_shadow_never_load_the_same_model_twice():
+    """The challenger alias naming the champion (after every promotion), and the champion moving
+    to the challenger: the model the other manager holds is taken as it is, not fetched again."""
+    serving_store = StandInStore(alias_names="1")
+    shadow_store = StandInStore(alias_names="1", alias="challenger")
+    serving, shadow = manager(serving_store), manager(shadow_store, "predictor_shadow")
+    serving.pair(shadow)
+    asyncio.run(serving.poll_once())
+    asyncio.run(shadow.poll_once())
+    assert shadow_store.downloads == shadow_store.loads == 0
+    assert shadow.current == Loaded("1", "serving", alias="challenger")
+    assert shadow_store.remembered == ["1"]  # its pointer, for a start without the registry
+    shadow_store.alias_names = "2"  # a new challenger: loaded by the shadow
+    asyncio.run(shadow.poll_once())
+    assert shadow_store.loads == 1 and shadow.current == Loaded("2", "registry", alias="challenger")
+    serving_store.alias_names = "2"  # promoted: the serving side takes the shadow's
+    asyncio.run(serving.poll_once())
+    assert serving_store.downloads == serving_store.loads == 1
+    assert serving.current == Loaded("2", "shadow", alias="champion")
+
+
+def test_a_start_from_cache_takes_the_peers_model_when_it_is_the_same():
+    async def scenario():
+        serving = manager(StandInStore(alias_names=None, cached="3"))
+        shadow_store = StandInStore(alias_names=None, cached="3", alias="challenger")
+        shadow = manager(shadow_store, "predictor_shadow")
+        serving.pair(shadow)
+        await serving.start()
+        await shadow.start()
+        current = shadow.current
+        await serving.stop()
+        await shadow.stop()
+        return current, shadow_store.loads
+
+    assert asyncio.run(scenario()) == (Loaded("3", "serving", alias="challenger"), 0)

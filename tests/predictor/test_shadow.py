@@ -227,6 +227,8 @@ def test_nothing_is_scored_in_shadow_while_the_challenger_is_the_champion(shadow
     while client.get("/model").json()["version"] != "2":
         assert time.monotonic() < deadline, "the promoted challenger was not served"
         time.sleep(0.2)
+    # Promoted, it was taken from the shadow as it was loaded there: not downloaded again.
+    assert client.get("/model").json()["source"] == "shadow"
     engine = store.connect(shadowed["log_url"])
     before = len(shadow_rows(engine, 0))
     response = client.post("/predict", json={"records": [EXAMPLE_RECORD] * 5})

@@ -54,12 +54,13 @@ def _shadow(app: FastAPI, settings: PredictorSettings, registry) -> ShadowScorer
         if "shadow_alias" in settings.model_fields_set:
             raise ValueError("PREDICTOR_SHADOW_ALIAS needs a prediction log (PREDICTION_LOG_URL)")
         return None
-    shadow_settings = settings.model_copy(
-        update={"model_alias": settings.shadow_alias, "cache_dir": settings.cache_dir / "shadow"}
-    )
+    # The same cache as the serving model's (a folder per version and run, a pointer per
+    # alias): a promoted challenger is already there.
+    shadow_settings = settings.model_copy(update={"model_alias": settings.shadow_alias})
     manager = ModelManager(
         ModelStore(shadow_settings), settings.poll_interval_s, registry, "predictor_shadow"
     )
+    app.state.manager.pair(manager)
     return ShadowScorer(
         manager, app.state.manager, settings.shadow_fraction, app.state.prediction_log, registry
     )

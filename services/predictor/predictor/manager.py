@@ -7,6 +7,7 @@ that version, so in-flight requests never see a half-loaded model.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 
@@ -44,6 +45,11 @@ class ModelManager:
         self.role = "shadow" if prefix.endswith("_shadow") else "serving"
         self.poll_interval_s = poll_interval_s
         self.current: ServedModel | None = None
+        # The other manager of this process (serving and shadow, each the other's): a model one
+        # has loaded is taken as it is when the other's alias names the same identity, so that
+        # the challenger right after a promotion (or the champion the challenger alias also
+        # names) is never downloaded, compiled and held twice.
+        self.peer: ModelManager | None = None
         # version: what was refused under that number (run id, digest) and why
         self.refused: dict[str, dict[str, str | None]] = {}
         # identity (version, run id, digest): (failures, retry after)
@@ -84,6 +90,12 @@ class ModelManager:
             registry=registry,
         )
 
+    def pair(self, other: ModelManager) -> None:
+        """Make `other` this manager's peer and this one its; one lock for both, so that the two
+        never download and load the same version at once (the second finds it loaded)."""
+        self.peer, other.peer = other, self
+        other._lock = self._lock
+
     def serving(self) -> bool:
         """Whether a model serves now."""
         return self.current is not None
@@ -92,7 +104,8 @@ class ModelManager:
         cached = self.store.last_seen()
         if cached is not None:
             try:
-                self._swap(await asyncio.to_thread(self.store.load, cached, "cache"))
+                model = self._from_peer(self.store.identity_of(cached))
+                self._swap(model or await asyncio.to_thread(self.store.load, cached, "cache"))
             except Exception:  # noqa: BLE001 - a bad cache entry must not stop the service
                 log.exception("cached model in %s could not be loaded", cached)
         self._task = asyncio.create_task(self._poll_forever())
@@ -131,6 +144,10 @@ class ModelManager:
                 self.behind.set(0)
                 return
             self.behind.set(1)
+            shared = self._from_peer(info.identity)
+            if shared is not None:
+                self._take_shared(shared, info)
+                return
             if time.monotonic() < self._failures.get(info.identity, (0, 0.0))[1]:
                 return  # failed lately: wait out its back-off
             try:
@@ -169,6 +186,26 @@ class ModelManager:
                 previous,
                 time.perf_counter() - started,
             )
+
+    def _from_peer(self, identity: tuple) -> ServedModel | None:
+        """The peer's loaded model when it is `identity`, under this manager's alias (the same
+        pipeline and compiled tables: nothing loaded again)."""
+        theirs = self.peer.current if self.peer is not None else None
+        if theirs is None or theirs.identity != identity:
+            return None
+        return dataclasses.replace(theirs, alias=self.store.alias, source=self.peer.role)
+
+    def _take_shared(self, model: ServedModel, info) -> None:
+        self._failures.pop(info.identity, None)
+        self.refused.pop(info.version, None)
+        try:
+            self.store.remember(self.store.folder(info))  # the peer's download, same cache
+        except (OSError, ValueError) as exc:
+            log.warning("cannot record v%s as last seen (%s)", info.version, first_line(exc))
+        previous = _label(self.current.identity) if self.current else None
+        self._swap(model)
+        log.info("%s %s (was %s), shared with %s", self.role, _label(info.identity), previous,
+                 self.peer.role)  # fmt: skip
 
     def _failed(self, identity: tuple) -> float:
         """Count a failure of the version `identity` names; the seconds until it is tried again."""

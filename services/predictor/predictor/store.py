@@ -43,6 +43,10 @@ class ModelStore:
         # Absolute: MLflow mis-copies local artifacts into a relative destination.
         self.root = settings.cache_dir.resolve() / settings.model_name
 
+    @property
+    def alias(self) -> str:
+        return self.settings.model_alias
+
     def resolve(self) -> VersionInfo:
         """Which version the alias names now, with its run's metrics."""
         s = self.settings
@@ -147,6 +151,12 @@ class ModelStore:
         except OSError:
             pass  # gone already (another replica discarded it)
         shutil.rmtree(aside, ignore_errors=True)
+
+    @staticmethod
+    def identity_of(folder: Path) -> tuple[str, str | None, str | None]:
+        """(version, run id, digest) of a cached version, as recorded at its download."""
+        meta = json.loads((folder / "meta.json").read_text())
+        return (meta["version"], meta.get("run_id"), meta.get("sha256"))
 
     def remember(self, folder: Path) -> None:
         """Record which version the alias named when last seen, for a start without MLflow."""
