@@ -9,7 +9,7 @@ import subprocess
 import httpx
 
 from housing import defaults
-from housing.contract import EXAMPLE_RECORD
+from housing.contract import CATEGORIES, EXAMPLE_RECORD
 from tests.e2e.conftest import admin_auth, compose, compose_ps, predictor_get, wait_until
 from tests.support.edge import predict
 
@@ -30,6 +30,20 @@ def test_the_predictor_image_serves_with_its_tree_kernel(gateway, api_key):
     """The image's build stage compiled leaf_tables.c, and the predictor loaded it."""
     info = json.loads(predictor_get("/model"))
     assert info["fast_path"] and info["trees"] == "c", info
+
+
+def test_the_playgrounds_map_finds_a_real_district_through_the_edge(gateway, api_key):
+    """The predictor (its MLflow user reads the run) downloaded the version's district sample."""
+    answer = httpx.get(
+        f"{gateway}/districts/nearest",
+        params={"longitude": -122.27, "latitude": 37.80},  # Oakland
+        headers={"X-API-Key": api_key},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert found["distance_km"] < 5 and found["district"]["ocean_proximity"] in CATEGORIES
+    assert "median_house_value" not in found["district"]
 
 
 def test_no_key_is_401(gateway):

@@ -73,9 +73,25 @@ def test_click_the_map_predict_and_read_the_interval(page, predictor):
     width = float(page.get_attribute("#map", "viewBox").split()[2])
     x, y = project(-119.79, 36.74)
     scale = box["width"] / width
-    page.locator("#map").click(position={"x": x * scale, "y": y * scale})
+    where = {"position": {"x": x * scale, "y": y * scale}}
+    page.fill("#api-key", "")  # without a key: the place only, and a word on why
+    page.locator("#map").click(**where)
     assert abs(float(page.input_value("#longitude")) + 119.79) < 0.1
     assert abs(float(page.input_value("#latitude")) - 36.74) < 0.1
+    assert "Enter your API key" in page.inner_text("#place")
+    page.fill("#api-key", KEY)  # with it: every field from the nearest real district
+    with page.expect_response("**/districts/nearest?*") as answered:
+        page.locator("#map").click(**where)
+    nearest = answered.value.json()
+    page.wait_for_function("document.getElementById('place').textContent.includes('real district')")
+    for name, value in nearest["district"].items():
+        shown = page.input_value(f"#{name}")
+        if isinstance(value, float):
+            assert float(shown) == value, name
+        else:
+            assert shown == ("" if value is None else value), name
+    assert nearest["distance_km"] < 15  # Fresno has districts of its own
+    assert abs(float(page.input_value("#longitude")) + 119.79) < 0.2
     page.click("#submit")
     page.wait_for_selector("#interval", timeout=10_000)
     price = money(page.inner_text("#price"))
@@ -89,7 +105,8 @@ def test_click_the_map_predict_and_read_the_interval(page, predictor):
     points = page.get_attribute("#whatif polyline", "points").split()
     assert len(points) == 29
     curl = page.inner_text("#curl")
-    assert "/predict?interval=0.9" in curl and '"median_income":3' in curl
+    income = nearest["district"]["median_income"]  # the district's, as the form sent it
+    assert "/predict?interval=0.9" in curl and f'"median_income":{income:g}' in curl
     assert "$HOUSING_API_KEY" in curl and KEY not in curl  # the key stays out of the clipboard
     assert page.is_enabled("#copy-curl") and page.is_enabled("#submit")
     shot = os.environ.get("HOUSING_PLAYGROUND_SCREENSHOT")

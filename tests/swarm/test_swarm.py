@@ -252,7 +252,9 @@ def test_4_a_worker_killed_its_tasks_move_and_serving_goes_on(deployed, registry
     dial moves on from a dead gateway's address to the name's next one, a gateway retries a
     predictor it cannot reach. What is left is the request already on its way to the node, or
     sent on a kept-alive connection to it, when it dies (one client here: at most one): it gets
-    no answer, since a POST that reached a server is not sent twice. Before: 1 to 8 requests
+    no answer, a 504, or a 502 if the edge sees its connection reset, since a POST that reached
+    a server is not sent twice (nor can the edge's Caddy 2.6 replay a POST's body on another
+    upstream: caddyserver/caddy#7546 and #7360, fixed in later releases). Before: 1 to 8 requests
     failed here, each a 502 from the edge (with Caddy's lb_retries too: 5 of 1,168 in CI, its
     retry of a POST after a failed dial has no body left)."""
     manager, (_, survivor, victim) = deployed["manager"], deployed["names"]
@@ -274,11 +276,17 @@ def test_4_a_worker_killed_its_tasks_move_and_serving_goes_on(deployed, registry
     )
     print(f"\n{REPORT['4 worker killed']}; last errors: {load.errors[-3:]}")
     assert recovered_s <= 30, REPORT["4 worker killed"]
-    if not set(statuses) <= {0, 504}:  # which hop answered it: the edge's log says
-        edge = docker("service", "logs", "--tail", "40", f"{STACK}_edge", host=manager,
-                      check=False).stdout  # fmt: skip
-        print(f"\nthe edge's log:\n{edge[-6000:]}")
-    assert failed <= 1 and set(statuses) <= {0, 504}, REPORT["4 worker killed"]
+    if set(statuses) - {0, 504}:
+        # A 502 is the in-flight request too when the edge lost its connection after sending it
+        # ("connection reset", "EOF"); a failed *dial* would be the fault fixed here, and fails.
+        edge = docker("service", "logs", "--since", f"{int(time.monotonic() - since) + 60}s",
+                      f"{STACK}_edge", host=manager, check=False)  # fmt: skip
+        lines = (edge.stdout + edge.stderr).splitlines()  # Caddy logs to stderr
+        proxy_errors = [line for line in lines if '"status":502' in line]
+        print("\nthe edge's 502s:\n" + "\n".join(proxy_errors)[-6000:])
+        assert set(statuses) <= {0, 502, 504}, REPORT["4 worker killed"]
+        assert proxy_errors and not any("dial tcp" in line for line in proxy_errors), proxy_errors
+    assert failed <= 1, REPORT["4 worker killed"]
     # A new worker in its place (a dead EC2 instance is replaced, not revived): the next step
     # has two workers again.
     replace_worker(manager, victim, registry)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from gateway import (
+    districts,
     feedback,
     health,
     invocations,
@@ -58,6 +59,7 @@ def create_app(
             feedback.router,
             health.router,
             model.router,
+            districts.router,
             monitor.router,
             playground.router,
         ],

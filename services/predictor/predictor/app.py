@@ -11,7 +11,7 @@ from housing.predictions.settings import PredictionLogSettings
 from housing.predictions.writer import PredictionLog
 from housing.web import mlflow_body, scoring_ops
 from housing.web.service import service_app
-from predictor import invocations, predict, status
+from predictor import districts, invocations, predict, status
 from predictor.manager import ModelManager
 from predictor.settings import PredictorSettings
 from predictor.shadow import ShadowScorer
@@ -27,7 +27,7 @@ def create_app(
         "predictor",
         "Serves the registry's champion of the California housing price model.",
         _lifespan,
-        [predict.router, invocations.router, scoring_ops.router, status.router],
+        [predict.router, invocations.router, scoring_ops.router, status.router, districts.router],
         settings.max_body_bytes,
         (settings.metrics_host, settings.metrics_port),
         docs=settings.docs_enabled,

@@ -41,6 +41,7 @@ class ServedModel:
     trained_at: str | None = None  # when its training run ended
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     source: str = "registry"
+    districts: Any = None  # predictor.districts.Districts: its training sample, if it has one
 
     @classmethod
     def build(cls, pipeline, **meta) -> ServedModel:
@@ -115,6 +116,7 @@ class ServedModel:
             "source": self.source,
             "sha256": self.sha256,
             "fast_path": self.compiled is not None,
+            "districts": 0 if self.districts is None else len(self.districts.records),
             # "c": the tree kernel (src/housing/model/leaf_tables.c); "numpy" where it is not built.
             "trees": None if self.compiled is None else ("c" if native.KERNEL else "numpy"),
         }

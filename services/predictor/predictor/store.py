@@ -14,7 +14,9 @@ from pathlib import Path
 from housing.defaults import MODEL_SHA256_TAG
 from housing.files import sha256_of, write_json
 from housing.model import persist
+from housing.monitor.reference import ARTIFACT_PATH
 from housing.tracking.rest import is_server
+from predictor import districts
 from predictor.registry_api import VersionInfo, resolve_over_rest, resolve_with_client
 from predictor.served import ServedModel
 from predictor.settings import PredictorSettings
@@ -81,6 +83,7 @@ class ModelStore:
                     self.settings.model_name,
                     info.version,
                     str(staging / "model"),
+                    info.run_id or "",
                 ],
                 env={**os.environ, **self._mlflow_env()},
                 capture_output=True,
@@ -91,6 +94,11 @@ class ModelStore:
                 lines = done.stderr.strip().splitlines() or ["no message"]
                 raise RuntimeError(f"download of v{info.version} failed: {lines[-1]}")
             check_digest(persist.find_skops_file(staging / "model"), info.sha256, info.version)
+            # download_artifacts keeps the artifact's path: reference/reference.csv
+            sample = staging / ARTIFACT_PATH / districts.FILE
+            if sample.is_file():
+                sample.replace(staging / districts.FILE)
+                sample.parent.rmdir()
             meta = {
                 "version": info.version,
                 "run_id": info.run_id,
@@ -142,6 +150,7 @@ class ModelStore:
             trained_at=meta.get("trained_at"),
             source=source,
             sha256=sha256,
+            districts=districts.Districts.read(folder / districts.FILE),
         )
 
     def _discard(self, folder: Path) -> None:
