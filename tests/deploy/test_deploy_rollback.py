@@ -19,6 +19,7 @@ from housing.contract import EXAMPLE_RECORD
 from tests.deploy.conftest import ROOT
 from tests.support.edge import EDGE_ROOT_CERT
 from tests.support.images import OUR_IMAGES
+from tests.support.retrain import ASK_FOR_A_RETRAIN
 
 PROJECT = "housing-deploytest"
 HTTP_PORT, HTTPS_PORT, MLFLOW_PORT = 18080, 18443, 15000
@@ -102,6 +103,9 @@ def env_file(tmp_path_factory):
         f"HTTP_PORT={HTTP_PORT}",
         f"HTTPS_PORT={HTTPS_PORT}",
         f"MLFLOW_UI_PORT={MLFLOW_PORT}",
+        # What a deploy does is tested here, not the model: a small one trains in seconds
+        # (make e2e trains params.yaml's own).
+        "TRAIN_PARAMS=train.max_iter=60,train.cv_folds=0",
     ]
     lines += [
         f"{k}={os.environ[k]}"
@@ -206,15 +210,6 @@ def test_deploying_a_again_is_idempotent(ssh_host, releases, env_file, host_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert serving_release(host_dir) == "a" and predict().status_code == 200
     assert list((host_dir / "backups").glob("*-before-a.sql.gz")), "no database dump"
-
-
-# A retrain request as the monitor records it, with the monitor's own MLflow user (its grant).
-ASK_FOR_A_RETRAIN = (
-    "from housing.secret_files import export_from_files; export_from_files(); "
-    "from mlflow import MlflowClient; from housing.monitor import retrain; "
-    "from housing.settings import TrainingSettings; s = TrainingSettings(); "
-    "print(retrain.request(MlflowClient(s.tracking_uri), s.model_name, ['deploy-test'], '1', 0))"
-)
 
 
 def test_retrain_on_request_runs_the_trainer_only_when_one_is_pending(ssh_host, host_dir):

@@ -19,6 +19,7 @@ import pytest
 from tests.support.edge import EDGE_ROOT_CERT, predict
 from tests.support.load import SteadyLoad
 from tests.support.procs import free_port, wait_until
+from tests.support.retrain import ASK_FOR_A_RETRAIN
 from tests.support.sshd import local_sshd
 from tests.swarm.conftest import (
     NODES,
@@ -53,6 +54,10 @@ def env_file(tmp_path_factory, registry):
         "MLFLOW_MONITOR_PASSWORD=swarm-test-mlflow-monitor",
         "PREDICTIONS_DB_PASSWORD=swarm-test-predictions",
         "SITE_ADDRESS=localhost",
+        # What swarm does is tested here, not the model: a small one trains in seconds, and the
+        # trainer job runs at each deploy and rollback that changes it (make e2e trains
+        # params.yaml's own).
+        "TRAIN_PARAMS=train.max_iter=60,train.cv_folds=0",
         # The load client alone sends more than a person would (the limit counts records).
         "GATEWAY_RATE_PER_S=1000000",
         "GATEWAY_RATE_BURST=2000000",
@@ -175,6 +180,46 @@ def test_1b_a_prediction_served_on_a_worker_is_logged_on_the_data_node(deployed,
     )
     assert summary.status_code == 200, summary.text
     assert {"window", "models", "drift"} <= set(summary.json())
+
+
+def test_1c_a_retrain_request_runs_the_trainer_job(deployed, release):
+    """deploy/retrain_on_request.sh --swarm, as .github/workflows/retrain.yml runs it for a
+    swarm: nothing pending, nothing run; a request recorded by the monitor (with its own MLflow
+    user), and the trainer job runs again on the data node, on the raw data and the log's
+    feedback (1b's actual), and settles it."""
+    manager, ssh = deployed["manager"], release["ssh"]
+    argv = [
+        str(ROOT / "deploy/retrain_on_request.sh"), "--swarm",
+        "--host", ssh["host"], "--port", str(ssh["port"]), "--user", ssh["user"],
+        "--key", str(ssh["key"]), "--docker-endpoint", manager.removeprefix("tcp://"),
+        "--project", STACK,
+    ]  # fmt: skip
+    env = {**os.environ, "DEPLOY_KNOWN_HOSTS": str(ssh["known_hosts"])}
+
+    def retrain() -> subprocess.CompletedProcess:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
+
+    idle = retrain()
+    assert idle.returncode == 0 and "retrain: no request pending" in idle.stdout, idle.stderr
+    (monitor,) = docker(
+        "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_monitor",
+        host=manager,
+    ).stdout.split()  # fmt: skip
+    asked = docker("exec", monitor, "python", "-c", ASK_FOR_A_RETRAIN, host=manager)
+    assert asked.stdout.strip() == "True", asked.stderr
+    started = time.monotonic()
+    ran = retrain()
+    out = ran.stdout + ran.stderr
+    assert ran.returncode == 0, out[-3000:]
+    assert "retrain: a request is pending: running the trainer" in out
+    assert "retrain request of" in out and "deploy-test" in out, out[-3000:]
+    assert "acting on it: training on the raw data and the log's feedback" in out, out[-3000:]
+    pending = docker("exec", monitor, "python", "-m", "housing", "retrain", "pending",
+                     host=manager, check=False)  # fmt: skip
+    assert pending.returncode == 1, pending.stdout + pending.stderr  # settled
+    REPORT["1c retrain"] = (
+        f"a request acted on by the trainer job in {time.monotonic() - started:.0f} s"
+    )
 
 
 def _update(manager: str, service: str, image: str) -> subprocess.CompletedProcess:
