@@ -117,9 +117,15 @@ def test_the_answers_are_the_champions_and_the_challenger_is_logged_beside(shado
     ordered = rows.assign(start=rows["request_id"].str.removeprefix("shadow-").astype(int))
     ordered = ordered.sort_values(["start", "record_index"])
     np.testing.assert_allclose(ordered["prediction"], answered["challenger"], rtol=1e-6)
-    with engine.connect() as connection:
-        logged = connection.execute(select(predictions.c.model_version)).scalars().all()
-    assert len(logged) == RECORDS and set(logged) == {"1"}  # the answered log: the champion's
+    # The answered log: the champion's (its writer flushes on its own cadence, as the shadow's).
+    deadline = time.monotonic() + 30
+    while True:
+        with engine.connect() as connection:
+            logged = connection.execute(select(predictions.c.model_version)).scalars().all()
+        if len(logged) >= RECORDS or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(logged) == RECORDS and set(logged) == {"1"}
     engine.dispose()
     described = shadowed["client"].get("/model").json()
     assert described["version"] == "1" and described["shadow"]["version"] == "2"

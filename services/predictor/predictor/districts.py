@@ -25,7 +25,8 @@ from housing.web.errors import error_response
 from predictor.status import not_ready
 
 log = logging.getLogger("predictor")
-FILE = FRAME_FILE  # beside the version's model/ folder in the cache
+# In a version's cache folder, beside model/: a single artifact downloads to its file name.
+SAMPLE = Path(FRAME_FILE)
 
 router = APIRouter()
 

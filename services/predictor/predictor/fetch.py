@@ -1,6 +1,6 @@
 """`python -m predictor.fetch NAME VERSION DEST [RUN_ID]`: download one model version's artifacts
-and, with its run id, the run's sample of training districts (`DEST/../reference.csv`; a run
-without one is said on stderr and is no failure).
+and, with its run id, the run's sample of training districts (`DEST/../reference.csv`,
+predictor.districts.SAMPLE; a run without one is said on stderr and is no failure).
 
 Run as a short-lived child of the predictor, so that the serving process never imports MLflow
 (tens of MB of resident memory, and seconds of start-up) just to copy a folder once per version.

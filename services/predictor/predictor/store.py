@@ -14,7 +14,6 @@ from pathlib import Path
 from housing.defaults import MODEL_SHA256_TAG
 from housing.files import sha256_of, write_json
 from housing.model import persist
-from housing.monitor.reference import ARTIFACT_PATH
 from housing.tracking.rest import is_server
 from predictor import districts
 from predictor.registry_api import VersionInfo, resolve_over_rest, resolve_with_client
@@ -94,11 +93,6 @@ class ModelStore:
                 lines = done.stderr.strip().splitlines() or ["no message"]
                 raise RuntimeError(f"download of v{info.version} failed: {lines[-1]}")
             check_digest(persist.find_skops_file(staging / "model"), info.sha256, info.version)
-            # download_artifacts keeps the artifact's path: reference/reference.csv
-            sample = staging / ARTIFACT_PATH / districts.FILE
-            if sample.is_file():
-                sample.replace(staging / districts.FILE)
-                sample.parent.rmdir()
             meta = {
                 "version": info.version,
                 "run_id": info.run_id,
@@ -150,7 +144,7 @@ class ModelStore:
             trained_at=meta.get("trained_at"),
             source=source,
             sha256=sha256,
-            districts=districts.Districts.read(folder / districts.FILE),
+            districts=districts.Districts.read(folder / districts.SAMPLE),
         )
 
     def _discard(self, folder: Path) -> None:
