@@ -83,7 +83,9 @@ def test_the_rendered_stack_is_what_docker_stack_deploy_reads(secrets, tmp_path)
     assert {p["mode"] for p in services["edge"]["ports"]} == {"host"}
     for name in ("predictor", "gateway"):
         update = services[name]["deploy"]["update_config"]
-        assert update["order"] == "start-first" and update["failure_action"] == "rollback"
+        # stop-first keeps the replicas spread over the serve nodes (deploy/stack.yaml)
+        assert update["order"] == "stop-first" and update["failure_action"] == "rollback"
+        assert services[name]["deploy"]["rollback_config"]["order"] == "stop-first"
         assert services[name]["deploy"]["endpoint_mode"] == "dnsrr"
     assert {"type": "tmpfs", "target": "/tmp"} in services["gateway"]["volumes"]  # noqa: S108
     assert stack["networks"]["database"]["driver_opts"] == {"encrypted": "true"}
