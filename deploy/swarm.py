@@ -29,7 +29,8 @@ deploy: the rendered file goes to the manager through the Docker CLI (`--with-re
 nodes pull with this machine's registry login). On a swarm without the stack, it comes up first
 without predictors and gateways, the trainer job trains the first champion, then they scale to
 their replica counts (a predictor is healthy only once it serves a model). Later deploys are
-rolling updates, one task at a time, new before old (deploy/stack.yaml). A deploy succeeds when
+rolling updates, one task at a time, each stopped before its replacement starts, which keeps
+the replicas spread over the nodes (deploy/stack.yaml). A deploy succeeds when
 every service runs its replicas (the trainer job has completed) and a real prediction answers
 through the edge over HTTPS. When swarm rolls an update back by itself, when the stack does not
 converge in time, or when the prediction fails, each service that this deploy changed gets
