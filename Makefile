@@ -50,7 +50,7 @@ demo: pipeline  ## the main job: the pipeline, then the MLflow UI, predictor, ga
 	scripts/demo.sh
 
 test: install  ## the test suite (starts its own PostgreSQL, moto S3 and MLflow servers)
-	pytest -q --ignore=tests/e2e --ignore=tests/swarm --deselect tests/deploy/test_deploy_rollback.py \
+	pytest -q --durations=15 --ignore=tests/e2e --ignore=tests/swarm --deselect tests/deploy/test_deploy_rollback.py \
 	  --deselect tests/deploy/test_aws_override.py \
 	  --deselect tests/deploy/test_imds_guard.py
 
