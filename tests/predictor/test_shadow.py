@@ -94,6 +94,12 @@ def shadow_rows(engine, count: int, timeout_s: float = 30) -> pd.DataFrame:
     query = select(shadow_predictions).order_by(
         shadow_predictions.c.request_id, shadow_predictions.c.record_index
     )
+    return rows_once_written(engine, query, count, timeout_s)
+
+
+def rows_once_written(engine, query, count: int, timeout_s: float = 30) -> pd.DataFrame:
+    """The query's rows once there are `count` (or at the deadline): the log's writers flush on
+    their own cadence."""
     deadline = time.monotonic() + timeout_s
     while True:
         with engine.connect() as connection:
@@ -117,15 +123,8 @@ def test_the_answers_are_the_champions_and_the_challenger_is_logged_beside(shado
     ordered = rows.assign(start=rows["request_id"].str.removeprefix("shadow-").astype(int))
     ordered = ordered.sort_values(["start", "record_index"])
     np.testing.assert_allclose(ordered["prediction"], answered["challenger"], rtol=1e-6)
-    # The answered log: the champion's (its writer flushes on its own cadence, as the shadow's).
-    deadline = time.monotonic() + 30
-    while True:
-        with engine.connect() as connection:
-            logged = connection.execute(select(predictions.c.model_version)).scalars().all()
-        if len(logged) >= RECORDS or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert len(logged) == RECORDS and set(logged) == {"1"}
+    logged = rows_once_written(engine, select(predictions.c.model_version), RECORDS)
+    assert len(logged) == RECORDS and set(logged["model_version"]) == {"1"}  # the champion's
     engine.dispose()
     described = shadowed["client"].get("/model").json()
     assert described["version"] == "1" and described["shadow"]["version"] == "2"
