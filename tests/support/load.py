@@ -14,7 +14,8 @@ from tests.support.procs import wait_until
 
 class SteadyLoad:
     """One client sending predictions, one at a time; records the status and time of each (0: no
-    answer). `verify` as httpx takes it (True: the system's roots, or SSL_CERT_FILE)."""
+    answer), and what each failure said (`errors`: when, status, the start of the body or the
+    exception). `verify` as httpx takes it (True: the system's roots, or SSL_CERT_FILE)."""
 
     def __init__(self, gateway: str, key: str, pause_s: float = 0.01, body=None, verify=True):
         self.url, self.key, self.pause_s, self.verify = f"{gateway}/predict", key, pause_s, verify
@@ -32,10 +33,13 @@ class SteadyLoad:
                 started = time.monotonic()
                 self.busy = True
                 try:
-                    status = client.post(self.url, json=self.body).status_code
+                    response = client.post(self.url, json=self.body)
+                    status = response.status_code
+                    if status != 200:
+                        self.errors.append(f"{started:.1f} {status}: {response.text[:160]}")
                 except httpx.HTTPError as exc:
                     status = 0
-                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                    self.errors.append(f"{started:.1f} {type(exc).__name__}: {exc}")
                 self.busy = False
                 self.results.append((started, status, time.monotonic() - started))
                 time.sleep(self.pause_s)
@@ -60,6 +64,18 @@ class SteadyLoad:
     def failed_statuses(self, since: float = 0.0, until: float = float("inf")) -> dict[int, int]:
         """How many requests started in [since, until) failed, by status (0: no answer)."""
         return dict(Counter(s for t, s, _ in self.results if since <= t < until and s != 200))
+
+    def failures(self, since: float = 0.0) -> str:
+        """The failures among requests started from `since`: how many by status, over which
+        seconds after it, and what the first and last said."""
+        failed = [(t, s) for t, s, _ in self.results if t >= since and s != 200]
+        if not failed:
+            return "none"
+        said = [e for e in self.errors if float(e.split(" ", 1)[0]) >= since]
+        return (
+            f"{self.failed_statuses(since)} from {failed[0][0] - since:.1f} s to "
+            f"{failed[-1][0] - since:.1f} s; first: {said[:2]}; last: {said[-2:]}"
+        )
 
     def count(self, since: float = 0.0, until: float = float("inf")) -> tuple[int, int]:
         """(requests, failed) among those started in [since, until)."""

@@ -86,6 +86,8 @@ def test_the_rendered_stack_is_what_docker_stack_deploy_reads(secrets, tmp_path)
         # stop-first keeps the replicas spread over the serve nodes (deploy/stack.yaml)
         assert update["order"] == "stop-first" and update["failure_action"] == "rollback"
         assert services[name]["deploy"]["rollback_config"]["order"] == "stop-first"
+        # the next old task stops only once a replacement has outlived the monitor window
+        assert update["delay"] == update["monitor"]
         assert services[name]["deploy"]["endpoint_mode"] == "dnsrr"
     assert {"type": "tmpfs", "target": "/tmp"} in services["gateway"]["volumes"]  # noqa: S108
     assert stack["networks"]["database"]["driver_opts"] == {"encrypted": "true"}
