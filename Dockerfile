@@ -85,11 +85,12 @@ USER 10001
 WORKDIR /work
 CMD ["python", "-m", "trainer"]
 
-# What the two HTTP services share: how they start and how their health is probed. SERVICE, set
-# by each of them, names its Python package: `python -m <package>`, and `... health` to probe.
+# What the HTTP services share: how they start and how their health is probed. SERVICE, set by
+# each of them, names its Python package (`python -m <package>`) and its port's variable; the
+# probe runs every few seconds, so it is the light housing.web.probe.
 FROM base AS http-service
 HEALTHCHECK --interval=3s --timeout=3s --start-period=30s --retries=40 \
-  CMD ["/bin/sh", "-c", "exec python -m \"$SERVICE\" health"]
+  CMD ["python", "-m", "housing.web.probe"]
 CMD ["/bin/sh", "-c", "exec python -m \"$SERVICE\""]
 
 # The predictor: serves the registry's champion; its model cache is a volume at /cache.

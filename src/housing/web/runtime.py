@@ -6,16 +6,16 @@ import asyncio
 import contextlib
 import gc
 import sys
-import urllib.request
 
-from housing.defaults import LOCAL_HOST
 from housing.secret_files import SecretFileError, export_from_files
+from housing.web.probe import ready
 from housing.web.server_settings import ServerSettings
 
 
 def run(factory: str, settings: ServerSettings, argv: list[str]) -> None:
-    """A service's `python -m` entry: serve, or with `health` probe the server as a container's
-    healthcheck does (exit 0 when /health/ready answers 200), on the port its settings name."""
+    """A service's `python -m` entry: serve, or with `health` probe the server by hand (exit 0
+    when /health/ready answers 200) on the port its settings name; the images' healthcheck is
+    housing.web.probe, which spares itself the settings."""
     if argv == ["health"]:
         sys.exit(0 if ready(settings.port) else 1)
     if argv:
@@ -25,15 +25,6 @@ def run(factory: str, settings: ServerSettings, argv: list[str]) -> None:
     except SecretFileError as exc:
         sys.exit(f"{factory.split('.')[0]}: {exc}")
     serve(factory, settings)
-
-
-def ready(port: int, timeout_s: float = 2.0) -> bool:
-    url = f"http://{LOCAL_HOST}:{port}/health/ready"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
-            return response.status == 200
-    except (OSError, ValueError):
-        return False
 
 
 def serve(factory: str, settings: ServerSettings) -> None:
