@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -71,6 +72,12 @@ def test_run_has_metrics_params_lineage_and_model(mlflow_server, first):
     model_info = mlflow.models.get_model_info(f"models:/{MODEL}/{result['version']}")
     assert model_info.signature is not None
     assert [i.name for i in model_info.signature.inputs.inputs][-1] == "ocean_proximity"
+    # What loading it needs, pinned, and nothing the registering process happened to import.
+    stored = mlflow.artifacts.download_artifacts(f"models:/{MODEL}/{result['version']}")
+    required = (Path(stored) / "requirements.txt").read_text().split()
+    assert required == [f"{name}=={version(name)}" for name in register.MODEL_DISTRIBUTIONS]
+    assert f"scikit-learn=={version('scikit-learn')}" in required
+    assert not [line for line in required if line.startswith(("pytest", "rich", "psutil"))]
 
 
 def test_worse_model_never_moves_champion(mlflow_server, stage_inputs, first):

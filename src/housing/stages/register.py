@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -81,6 +82,7 @@ def run(
             signature=infer_signature(example, pipeline.predict(example)),
             input_example=example,
             skops_trusted_types=TRUSTED_TYPES,
+            pip_requirements=model_requirements(),
         )
         version = register_with_digest(logged.model_uri, settings.model_name)
     client = MlflowClient()
@@ -99,6 +101,18 @@ def run(
 
 
 MODEL_CARD_PATH = "model_card"  # where a run's card and plots are, among its artifacts
+
+# What loading the pipeline imports besides housing.model (its steps are housing.model's classes
+# over scikit-learn and scipy, saved with skops; MLflow's pyfunc loads it). Stated rather than
+# inferred: MLflow's inference loads the model again in a subprocess at every registration, and
+# lists whatever else that process had imported (pytest, rich, psutil in the test suite).
+MODEL_DISTRIBUTIONS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
+
+
+def model_requirements() -> list[str]:
+    """The model's requirements pinned to the versions it was saved with (this environment's,
+    from uv.lock)."""
+    return [f"{name}=={version(name)}" for name in MODEL_DISTRIBUTIONS]
 
 
 def register_with_digest(model_uri: str, name: str):
