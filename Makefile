@@ -81,7 +81,7 @@ check-e2e check-chaos check-deploy-test check-swarm-test:
 	scripts/check-suite.sh $(@:check-%=%)
 
 e2e: check-e2e data stack-up  ## the compose stack for real: prediction, retraining, persistence, shape
-	HOUSING_E2E=1 pytest -q -s tests/e2e/test_1_stack.py tests/e2e/test_1b_monitor.py \
+	HOUSING_E2E=1 pytest -q -s --durations=10 tests/e2e/test_1_stack.py tests/e2e/test_1b_monitor.py \
 	  tests/e2e/test_2_retrain.py tests/e2e/test_2b_shadow.py \
 	  tests/e2e/test_2c_feedback_retrain.py tests/e2e/test_3_persistence.py
 
@@ -89,10 +89,10 @@ chaos: export GATEWAY_RATE_PER_S ?= 1000000
 chaos: export GATEWAY_RATE_BURST ?= 2000000
 chaos: export PREDICTION_LOG_BUFFER_ROWS ?= 500
 chaos: check-chaos data stack-up  ## faults under load, fuzzing, bad bodies, keys, hardening (prints each figure)
-	HOUSING_E2E=1 pytest -q -s tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
+	HOUSING_E2E=1 pytest -q -s --durations=10 tests/e2e/test_4_hostile.py tests/e2e/test_5_faults.py tests/e2e/test_6_hardening.py
 
 deploy-test: check-deploy-test install  ## deploy_to_ec2.sh against a local sshd + registry; the AWS override
-	HOUSING_DEPLOY_TEST=1 pytest -q -s tests/deploy/test_deploy_rollback.py tests/deploy/test_aws_override.py \
+	HOUSING_DEPLOY_TEST=1 pytest -q -s --durations=10 tests/deploy/test_deploy_rollback.py tests/deploy/test_aws_override.py \
 	  tests/deploy/test_imds_guard.py
 
 # promtool of the stack's own Prometheus image, with its config as compose mounts it and the tree.
@@ -119,4 +119,4 @@ bench: pipeline  ## predictor and gateway vs `mlflow models serve` (writes bench
 	python -m bench.run
 
 swarm-test: check-swarm-test install  ## the swarm stack on three Docker engines in containers: deploy, updates, faults
-	HOUSING_SWARM_TEST=1 pytest -q -s tests/swarm
+	HOUSING_SWARM_TEST=1 pytest -q -s --durations=10 tests/swarm
