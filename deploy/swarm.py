@@ -301,6 +301,13 @@ def roll_back(swarm: Swarm, stack: str, before: dict[str, dict]) -> list[str]:
     return rolled
 
 
+# How often nodes report to the manager. A node is declared down after a few periods missed, and
+# only then are its tasks started elsewhere: at swarm's default (5 s) that detection was most of
+# the time a killed worker's replicas took to come back in swarm-test (full count within 30 s is
+# the target); shorter still risks a busy node being taken for dead.
+HEARTBEAT = "3s"
+
+
 def label_nodes(swarm: Swarm, manager_id: str) -> list[str]:
     """Nodes without a role get one (deploy/stack.yaml places by these labels): a swarm without a
     data node makes this manager the data and edge node; a worker without any housing.* label
@@ -369,6 +376,7 @@ def _deploy(args, env: dict[str, str]) -> int:
             print(f"[dry-run]   {name}: {service.get('image')}")
         print(f"[dry-run] docker -H {args.docker_host} stack deploy --with-registry-auth")
         print("[dry-run] label the nodes that have no role yet (data+edge: this manager)")
+        print(f"[dry-run] docker swarm update --dispatcher-heartbeat {HEARTBEAT}")
         print("[dry-run] wait for convergence; on a new swarm, train first, then scale up")
         print(f"[dry-run] POST {args.url}/predict; on failure, docker service rollback")
         return 0
@@ -377,6 +385,7 @@ def _deploy(args, env: dict[str, str]) -> int:
         raise DeployFailed(f"{args.docker_host or 'this engine'} is not a swarm manager")
     for labelled in label_nodes(swarm, info["NodeID"]):
         print(f"swarm: labelled {labelled}")
+    swarm.run("swarm", "update", "--dispatcher-heartbeat", HEARTBEAT)
     # Each service's spec before this deploy: what it changed, and what to put back.
     before = {name: service["Spec"] for name, service in swarm.stack(args.stack).items()}
     for bridge in local_bridges(rendered):
