@@ -14,15 +14,16 @@ from tests.support.procs import wait_until
 
 class SteadyLoad:
     """One client sending predictions, one at a time; records the status and time of each (0: no
-    answer), and what each failure said (`errors`: when, status, the start of the body or the
-    exception). `verify` as httpx takes it (True: the system's roots, or SSL_CERT_FILE)."""
+    answer), and what each failure said (`errors`: its start, and its status with the start of
+    the body, or the exception). `verify` as httpx takes it (True: the system's roots, or
+    SSL_CERT_FILE)."""
 
     def __init__(self, gateway: str, key: str, pause_s: float = 0.01, body=None, verify=True):
         self.url, self.key, self.pause_s, self.verify = f"{gateway}/predict", key, pause_s, verify
         self.body = EXAMPLE_RECORD if body is None else body
         self.busy = False  # a request is on its way now
         self.results: list[tuple[float, int, float]] = []  # (start, status, seconds)
-        self.errors: list[str] = []
+        self.errors: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -36,10 +37,10 @@ class SteadyLoad:
                     response = client.post(self.url, json=self.body)
                     status = response.status_code
                     if status != 200:
-                        self.errors.append(f"{started:.1f} {status}: {response.text[:160]}")
+                        self.errors.append((started, f"{status}: {response.text[:160]}"))
                 except httpx.HTTPError as exc:
                     status = 0
-                    self.errors.append(f"{started:.1f} {type(exc).__name__}: {exc}")
+                    self.errors.append((started, f"{type(exc).__name__}: {exc}"))
                 self.busy = False
                 self.results.append((started, status, time.monotonic() - started))
                 time.sleep(self.pause_s)
@@ -71,7 +72,7 @@ class SteadyLoad:
         failed = [(t, s) for t, s, _ in self.results if t >= since and s != 200]
         if not failed:
             return "none"
-        said = [e for e in self.errors if float(e.split(" ", 1)[0]) >= since]
+        said = [text for t, text in self.errors if t >= since]
         return (
             f"{self.failed_statuses(since)} from {failed[0][0] - since:.1f} s to "
             f"{failed[-1][0] - since:.1f} s; first: {said[:2]}; last: {said[-2:]}"

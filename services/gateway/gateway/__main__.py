@@ -1,4 +1,4 @@
-"""`python -m gateway`: serve on the configured host and port (`health`: probe it)."""
+"""`python -m gateway`: serve on the configured host and port (probed by housing.web.probe)."""
 
 import sys
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from contextlib import contextmanager
-from importlib.metadata import version
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -112,7 +112,7 @@ MODEL_DISTRIBUTIONS = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "sk
 def model_requirements() -> list[str]:
     """The model's requirements pinned to the versions it was saved with (this environment's,
     from uv.lock)."""
-    return [f"{name}=={version(name)}" for name in MODEL_DISTRIBUTIONS]
+    return [f"{name}=={metadata.version(name)}" for name in MODEL_DISTRIBUTIONS]
 
 
 def register_with_digest(model_uri: str, name: str):

@@ -8,18 +8,14 @@ import gc
 import sys
 
 from housing.secret_files import SecretFileError, export_from_files
-from housing.web.probe import ready
 from housing.web.server_settings import ServerSettings
 
 
 def run(factory: str, settings: ServerSettings, argv: list[str]) -> None:
-    """A service's `python -m` entry: serve, or with `health` probe the server by hand (exit 0
-    when /health/ready answers 200) on the port its settings name; the images' healthcheck is
-    housing.web.probe, which spares itself the settings."""
-    if argv == ["health"]:
-        sys.exit(0 if ready(settings.port) else 1)
+    """A service's `python -m` entry: serve on the port its settings name (its health is probed
+    by housing.web.probe, which spares itself the settings)."""
     if argv:
-        sys.exit(f"usage: python -m {factory.split('.')[0]} [health]")
+        sys.exit(f"usage: python -m {factory.split('.')[0]}")
     try:
         export_from_files()
     except SecretFileError as exc:
