@@ -46,7 +46,7 @@ def create_app(
     """`transport` replaces the network (httpx.MockTransport in tests, httpx's own in the bench)."""
     settings = settings or GatewaySettings()
     log_settings = log_settings or PredictionLogSettings()
-    transport = transport or LeanTransport()
+    transport = transport or LeanTransport(ack_timeout_s=settings.upstream_ack_timeout_s)
     app = service_app(
         "gateway",
         "Predict California district house prices. Send your key in X-API-Key.",

@@ -38,6 +38,9 @@ class GatewaySettings(ServerSettings):
     max_inflight_per_key: int = Field(64, gt=0)
     upstream_timeout_s: float = Field(10.0, gt=0)
     connect_timeout_s: float = Field(0.5, gt=0)
+    # How long bytes sent to a predictor may go unacknowledged before it counts as gone (its
+    # node died: no FIN or RST comes) and the request moves to another (gateway/transport.py).
+    upstream_ack_timeout_s: float = Field(1.0, gt=0)
     cooldown_s: float = Field(5.0, ge=0)
     health_interval_s: float = Field(1.0, gt=0)
     # Treat every address a predictor's name resolves to as its own replica (compose --scale).

@@ -13,11 +13,20 @@ transport.
 A connection is reused only when it is known clean: its last response was complete, the server
 allowed keep-alive, and no byte has arrived since. Anything else (a stray byte while idle, an
 error, a timeout, a cancelled request) closes it.
+
+A peer that is gone without a word (its node died or lost its network: no FIN, no RST) is told
+from a slow one by TCP itself: a live server's kernel acknowledges the request's bytes at once,
+however busy the server is. Each connection's TCP_USER_TIMEOUT bounds how long sent bytes may
+stay unacknowledged; past it the kernel drops the connection and the request fails as
+unreachable (`PeerGone`), to be tried on another replica, instead of waiting out the read timeout
+on a connection that will never answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections import defaultdict
 
 import httptools
@@ -28,6 +37,10 @@ from housing.defaults import MAX_BODY_BYTES
 
 class ResponseTooLarge(httpx.RemoteProtocolError):
     """The upstream's response is larger than the transport accepts."""
+
+
+class PeerGone(httpx.ReadError):
+    """The peer did not acknowledge what was sent within the transport's ack timeout."""
 
 
 class _Connection(asyncio.Protocol):
@@ -59,7 +72,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.reusable = False
-        self._fail(ConnectionResetError("server closed the connection"))
+        if isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT:
+            self._fail(PeerGone("sent bytes not acknowledged: the server is gone"))
+        else:
+            self._fail(ConnectionResetError("server closed the connection"))
 
     # httptools callbacks
     def on_message_begin(self):
@@ -109,7 +125,10 @@ class LeanTransport(httpx.AsyncBaseTransport):
         max_idle_per_host: int = 64,
         max_per_host: int = 256,
         max_response_bytes: int = MAX_BODY_BYTES,
+        ack_timeout_s: float | None = None,
     ):
+        """`ack_timeout_s`: each connection's TCP_USER_TIMEOUT (None: the kernel's, minutes)."""
+        self.ack_timeout_ms = None if ack_timeout_s is None else max(1, round(ack_timeout_s * 1000))
         self.max_idle_per_host = max_idle_per_host
         self.max_per_host = max_per_host
         self.max_response_bytes = max_response_bytes
@@ -157,6 +176,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout(f"connect to {key[0]}:{key[1]} timed out") from exc
         except OSError as exc:
             raise httpx.ConnectError(f"cannot connect to {key[0]}:{key[1]}: {exc}") from exc
+        if self.ack_timeout_ms is not None:
+            sock = conn.transport.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self.ack_timeout_ms)
         return conn
 
     @staticmethod
@@ -176,6 +198,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
             returned = True
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"{key[0]}:{key[1]} did not answer in time") from exc
+        except PeerGone as exc:
+            raise PeerGone(f"{key[0]}:{key[1]}: {exc}") from exc
         except ConnectionResetError as exc:
             if not fresh and not conn.received:  # closed by the server while idle: retry
                 raise _StaleConnection from exc
