@@ -97,13 +97,15 @@ def test_a_request_to_a_silent_replica_is_answered_by_the_other():
         warm = [await post(n) for n in range(2)]  # one kept-alive connection to each
         with blackhole(port_b):
             answered = [await post(n) for n in range(2, 6)]
-        ejected = [r.url for r in replicas.replicas if r.ejected_until > time.monotonic()]
+        unready = [r.url for r in replicas.replicas if not r.ready]
         await client.aclose()
         server_a.close()
         server_b.close()
-        return warm, answered, ejected, port_b
+        return warm, answered, unready, port_b
 
-    warm, answered, ejected, port_b = asyncio.run(scenario())
+    warm, answered, unready, port_b = asyncio.run(scenario())
     assert [status for status, _ in warm + answered] == [200] * 6
     assert max(seconds for _, seconds in answered) < READ_TIMEOUT_S / 2, answered
-    assert ejected == [f"http://127.0.0.1:{port_b}"]
+    # Unready until its probe answers again (a dead node's never does), not ejected: a predictor
+    # that only stopped reading for a while is slow, not broken.
+    assert unready == [f"http://127.0.0.1:{port_b}"]

@@ -8,7 +8,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway.replicas import NoUpstream, Replica, ReplicaSet
-from gateway.transport import ResponseTooLarge
+from gateway.transport import PeerGone, ResponseTooLarge
 from housing.web.metrics import LATENCY_BUCKETS
 
 # The network errors after which a replica is ejected and the request tried on another.
@@ -98,6 +98,12 @@ class Forwarder:
         except ResponseTooLarge as exc:
             self.replicas.eject(replica, str(exc))
             raise UpstreamFailed("response too large") from exc
+        except PeerGone as exc:
+            # Gone, or so overloaded that it stopped reading (its zero window counts too): it
+            # never had the whole request, so another may answer it. Unready, not ejected: its
+            # next probe (within the health interval) brings it back if it is only slow.
+            replica.ready = False
+            raise NoUpstream from exc
         except UNREACHABLE as exc:
             self.replicas.eject(replica, repr(exc))
             raise NoUpstream from exc

@@ -40,7 +40,9 @@ class GatewaySettings(ServerSettings):
     connect_timeout_s: float = Field(0.5, gt=0)
     # How long bytes sent to a predictor may go unacknowledged before it counts as gone (its
     # node died: no FIN or RST comes) and the request moves to another (gateway/transport.py).
-    upstream_ack_timeout_s: float = Field(1.0, gt=0)
+    # A zero window counts too (a predictor that stops reading a large body), so this is longer
+    # than a busy predictor's pause, and short enough that the retry still beats a client's 10 s.
+    upstream_ack_timeout_s: float = Field(3.0, gt=0)
     cooldown_s: float = Field(5.0, ge=0)
     health_interval_s: float = Field(1.0, gt=0)
     # Treat every address a predictor's name resolves to as its own replica (compose --scale).
