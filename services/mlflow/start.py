@@ -27,6 +27,7 @@ from housing.secret_files import SecretFileError, export_from_files
 AUTH_CONFIG = Path("/tmp/basic_auth.ini")  # noqa: S108 - the container's own tmpfs, mode 0600
 ADMIN = "admin"
 DEADLINE_S = 120.0
+AUTH_CACHE_TTL_S = 60
 
 
 def database_uri(database: str) -> str:
@@ -46,6 +47,12 @@ def configure() -> None:
             f"database_uri = {auth_uri.replace('%', '%%')}\n"
             f"admin_username = {ADMIN}\n"
             "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+            # A password's check against its scrypt hash is slow by design, and every request
+            # carries one: a training run's hundreds of calls, each service's polls.
+            # MLflow's own cache keeps a good check for this long, per worker (a password
+            # changed through the API is dropped at once by the worker that changed it; the
+            # other worker may accept the old one until this runs out).
+            f"auth_cache_ttl_seconds = {AUTH_CACHE_TTL_S}\n"
         )
     os.environ["MLFLOW_AUTH_CONFIG_PATH"] = str(AUTH_CONFIG)
     # The auth app's CSRF key must be the same in every worker and across restarts: derived from
