@@ -11,7 +11,8 @@ from gateway.replicas import NoUpstream, Replica, ReplicaSet
 from gateway.transport import PeerGone, ResponseTooLarge
 from housing.web.metrics import LATENCY_BUCKETS
 
-# The network errors after which a replica is ejected and the request tried on another.
+# The network errors after which a replica is ejected and the request tried on another (but for
+# transport.PeerGone, a ReadError handled before these: unready, not ejected).
 UNREACHABLE = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
